@@ -1,1 +1,17 @@
-export {}
+/**
+ * @effect-outbox/core: the transactional outbox for Effect.
+ *
+ * @since 0.1.0
+ */
+export * as DeadLetter from "./DeadLetter.js"
+export * as HandlerSender from "./HandlerSender.js"
+export * as Leadership from "./Leadership.js"
+export * as MemoryStore from "./MemoryStore.js"
+export * as Message from "./Message.js"
+export * as Outbox from "./Outbox.js"
+export * as OutboxMetrics from "./OutboxMetrics.js"
+export * as OutboxStore from "./OutboxStore.js"
+export * as Relay from "./Relay.js"
+export * as RetryPolicy from "./RetryPolicy.js"
+export * as Sender from "./Sender.js"
+export * as Topic from "./Topic.js"

@@ -1,0 +1,55 @@
+/**
+ * Dead letters: messages the relay gave up on. They are kept, never silently
+ * dropped, and can be listed, replayed (back to pending, attempts reset) or purged.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { MessageId, OutboxMessage } from "./Message.js"
+
+/**
+ * Why a message was dead-lettered:
+ * - `Exhausted`: the retry policy's schedule ended.
+ * - `Rejected`: the sender said the failure is permanent (a 4xx, an unroutable message).
+ * - `Undecodable`: the payload does not decode with its topic's schema.
+ */
+export type Reason = "Exhausted" | "Rejected" | "Undecodable"
+
+/** Every reason, for parsing filters and validating input. */
+export const reasons: ReadonlyArray<Reason> = ["Exhausted", "Rejected", "Undecodable"]
+
+/** A dead-lettered message with why and when. `attempts` is how many deliveries were tried. */
+export interface DeadLetter extends OutboxMessage {
+  readonly reason: Reason
+  readonly lastError: string
+  readonly deadAt: Date
+}
+
+/** Selects dead letters for list, replay and purge. Every given field must match. */
+export interface Filter {
+  readonly topic?: string | undefined
+  readonly reason?: Reason | undefined
+  readonly ids?: ReadonlyArray<MessageId> | undefined
+  /** Only letters that died at least this long ago. */
+  readonly olderThan?: Duration.Duration | undefined
+  /** At most this many, oldest first (by id). */
+  readonly limit?: number | undefined
+}
+
+/**
+ * A hook called after the relay dead-letters a message, to forward it as well
+ * (a DLQ topic, an alert). The letter is already kept in the store; a failing
+ * sink is logged and does not undo that.
+ */
+export class DeadLetterSink extends Context.Tag("@effect-outbox/core/DeadLetterSink")<
+  DeadLetterSink,
+  { readonly onDeadLetter: (letter: DeadLetter) => Effect.Effect<void> }
+>() {}
+
+/** A sink that does nothing: the default when the app provides none. */
+export const layerNoop: Layer.Layer<DeadLetterSink> = Layer.succeed(DeadLetterSink, {
+  onDeadLetter: () => Effect.void
+})

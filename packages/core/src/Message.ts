@@ -1,0 +1,45 @@
+/**
+ * Messages as the store keeps them: JSON-shaped and schema-agnostic. Schema
+ * encoding happens once, above the store (see `Topic` and `Outbox`).
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+
+/**
+ * The id of a stored message. It is the idempotency key consumers dedupe on:
+ * it travels to brokers and webhooks as a header.
+ */
+export type MessageId = string
+
+/** String headers carried with a message (trace context, content type, app headers). */
+export type Headers = Readonly<Record<string, string>>
+
+/** A message as a store hands it to the relay and the relay hands it to a sender. */
+export interface OutboxMessage {
+  readonly id: MessageId
+  readonly topic: string
+  /** Messages with the same key may be delivered in publish order (ordered mode). */
+  readonly key: string | null
+  /** The payload as encoded by the topic's schema: a JSON value. */
+  readonly payload: unknown
+  readonly headers: Headers
+  /** Which delivery attempt this is: 1 on the first claim, counting claims whose lease expired. */
+  readonly attempts: number
+  readonly createdAt: Date
+  /** When the message became (or becomes) claimable: publish time plus delay, or the next retry. */
+  readonly availableAt: Date
+}
+
+/** A message to append: what `Outbox.publish` hands the store once the payload is encoded. */
+export interface NewMessage {
+  readonly topic: string
+  readonly key: string | null
+  readonly payload: unknown
+  readonly headers: Headers
+  /** Hold the message back this long after it is appended; claimable at once when absent. */
+  readonly delay?: Duration.Duration | undefined
+}
+
+/** The W3C trace context header captured at publish, so the send span can link to it. */
+export const traceparentHeader = "traceparent"

@@ -1,0 +1,124 @@
+/**
+ * The producer side: publish messages into the outbox, inside the caller's
+ * transaction when the store supports one (the SQL store joins
+ * `sql.withTransaction`: a rollback means the message never existed).
+ *
+ * @example
+ * import { Effect } from "effect"
+ * import { Outbox } from "@effect-outbox/core"
+ *
+ * const placeOrder = (order: Order) =>
+ *   sql.withTransaction(Effect.gen(function*() {
+ *     yield* insertOrder(order)
+ *     yield* Outbox.publish(OrderCreated, { orderId: order.id, total: order.total }, { key: order.customerId })
+ *   }))
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type { Headers, MessageId, NewMessage } from "./Message.js"
+import { traceparentHeader } from "./Message.js"
+import * as OutboxMetrics from "./OutboxMetrics.js"
+import { OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
+import * as Topic from "./Topic.js"
+
+/** Options of one publish. */
+export interface PublishOptions {
+  /** Messages with the same key keep their publish order in ordered mode. */
+  readonly key?: string | undefined
+  readonly headers?: Headers | undefined
+  /** Deliver no earlier than this long after the commit. */
+  readonly delay?: Duration.DurationInput | undefined
+}
+
+/** One entry of `publishAll`. */
+export interface Publication<A, I, R> {
+  readonly topic: Topic.Topic<A, I, R>
+  readonly payload: A
+  readonly options?: PublishOptions | undefined
+}
+
+/** Why a publish failed: the payload did not encode, or the store failed. */
+export type PublishError = Topic.EncodeError | OutboxStoreError
+
+/** The producer service. */
+export class Outbox extends Context.Tag("@effect-outbox/core/Outbox")<Outbox, {
+  readonly publish: <A, I, R>(
+    topic: Topic.Topic<A, I, R>,
+    payload: A,
+    options?: PublishOptions
+  ) => Effect.Effect<MessageId, PublishError, R>
+  readonly publishAll: <A, I, R>(
+    publications: ReadonlyArray<Publication<A, I, R>>
+  ) => Effect.Effect<ReadonlyArray<MessageId>, PublishError, R>
+}>() {}
+
+// The current span as a W3C traceparent, so the send span can link to the publisher.
+const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.currentSpan.pipe(
+  Effect.map((span) => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`),
+  Effect.option
+)
+
+const encodeOne = <A, I, R>(
+  publication: Publication<A, I, R>,
+  traceparent: Option.Option<string>
+): Effect.Effect<NewMessage, Topic.EncodeError, R> =>
+  Effect.map(Topic.encode(publication.topic, publication.payload), (payload) => {
+    const options = publication.options ?? {}
+    const headers: Record<string, string> = { ...options.headers }
+    if (Option.isSome(traceparent) && headers[traceparentHeader] === undefined) {
+      headers[traceparentHeader] = traceparent.value
+    }
+    return {
+      topic: publication.topic.name,
+      key: options.key ?? null,
+      payload,
+      headers,
+      delay: options.delay === undefined ? undefined : Duration.decode(options.delay)
+    }
+  })
+
+/** Builds the producer over the current `OutboxStore`. */
+export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore> = Effect.gen(function*() {
+  const store = yield* OutboxStore
+
+  const publishAll = <A, I, R>(publications: ReadonlyArray<Publication<A, I, R>>) =>
+    Effect.gen(function*() {
+      const traceparent = yield* currentTraceparent
+      const messages = yield* Effect.forEach(publications, (publication) => encodeOne(publication, traceparent))
+      const ids = yield* store.append(messages)
+      for (const message of messages) {
+        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.published, message.topic))
+      }
+      return ids
+    }).pipe(Effect.withSpan("outbox.publish", { attributes: { "outbox.count": publications.length } }))
+
+  const publish = <A, I, R>(topic: Topic.Topic<A, I, R>, payload: A, options?: PublishOptions) =>
+    Effect.flatMap(publishAll([{ topic, payload, options }]), (ids) =>
+      // append returns one id per message; an empty answer is a store bug worth a defect.
+      ids[0] === undefined ? Effect.dieMessage("OutboxStore.append returned no id") : Effect.succeed(ids[0]))
+
+  return Outbox.of({ publish, publishAll })
+})
+
+/** The producer layer, over whichever `OutboxStore` the app provides. */
+export const layer: Layer.Layer<Outbox, never, OutboxStore> = Layer.effect(Outbox, make)
+
+/** Publishes one message; returns its id (the idempotency key consumers dedupe on). */
+export const publish = <A, I, R>(
+  topic: Topic.Topic<A, I, R>,
+  payload: A,
+  options?: PublishOptions
+): Effect.Effect<MessageId, PublishError, R | Outbox> =>
+  Effect.flatMap(Outbox, (outbox) => outbox.publish(topic, payload, options))
+
+/** Publishes several messages in one store write, in order; returns their ids. */
+export const publishAll = <A, I, R>(
+  publications: ReadonlyArray<Publication<A, I, R>>
+): Effect.Effect<ReadonlyArray<MessageId>, PublishError, R | Outbox> =>
+  Effect.flatMap(Outbox, (outbox) => outbox.publishAll(publications))

@@ -1,0 +1,64 @@
+/**
+ * The metrics the outbox records, as Effect `Metric`s. Export them with any
+ * Effect metrics exporter (the runner serves them as Prometheus text).
+ * Per-topic counters carry a `topic` tag.
+ *
+ * @since 0.1.0
+ */
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+
+/** Messages appended by `Outbox.publish`/`publishAll`. */
+export const published = Metric.counter("outbox_published", {
+  description: "Messages published into the outbox",
+  incremental: true
+})
+
+/** Messages a sender delivered (acked). */
+export const sent = Metric.counter("outbox_sent", { description: "Messages delivered", incremental: true })
+
+/** Failed delivery attempts (transient failures, whole-batch failures and timeouts). */
+export const failed = Metric.counter("outbox_failed", {
+  description: "Failed delivery attempts",
+  incremental: true
+})
+
+/** Failed attempts scheduled for another try. */
+export const retried = Metric.counter("outbox_retried", {
+  description: "Messages scheduled for retry",
+  incremental: true
+})
+
+/** Messages moved to the dead letters. */
+export const deadLettered = Metric.counter("outbox_dead_lettered", {
+  description: "Messages dead-lettered",
+  incremental: true
+})
+
+/** Messages per claimed batch. */
+export const batchSize = Metric.histogram(
+  "outbox_batch_size",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 12 }),
+  "Messages per claimed batch"
+)
+
+/** Seconds a sender took for one batch. */
+export const sendDuration = Metric.histogram(
+  "outbox_send_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 16 }),
+  "Seconds spent sending one batch"
+)
+
+/** Seconds from publish to delivery (now − createdAt when sent). */
+export const lag = Metric.histogram(
+  "outbox_lag_seconds",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 22 }),
+  "Seconds from publish to delivery"
+)
+
+/** Messages pending in the store, as last observed. */
+export const pending = Metric.gauge("outbox_pending", { description: "Messages pending in the outbox" })
+
+/** Tags a per-topic counter with its topic. */
+export const forTopic = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string) =>
+  Metric.tagged(metric, "topic", topic)

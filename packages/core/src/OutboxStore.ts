@@ -1,0 +1,121 @@
+/**
+ * The store contract: what the relay and the producer need from a place that
+ * keeps messages. It speaks encoded, JSON-shaped messages only; every store
+ * (memory, Postgres, PGlite) passes the same suite from `@effect-outbox/core/testing`.
+ *
+ * Glossary:
+ * - **available**: not leased, and `availableAt` has come.
+ * - **claim**: leasing up to `batchSize` available messages for `leaseFor`, FIFO by id.
+ *   Each claim has a fresh **token**; the claimed messages carry it until completed or
+ *   until the lease expires, when they become available again (redelivery).
+ * - **complete**: settling claimed messages (ack, retry later, dead-letter, release).
+ *   It is **fenced**: only messages still leased under the same token are changed;
+ *   the rest are reported back as `fenced`, because another claimer may hold them now.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import type * as DeadLetter from "./DeadLetter.js"
+import type { MessageId, NewMessage, OutboxMessage } from "./Message.js"
+
+/** What to claim. */
+export interface ClaimOptions {
+  readonly batchSize: number
+  readonly leaseFor: Duration.Duration
+  /** Claim messages on their first attempt before retries (still FIFO within each group). */
+  readonly freshFirst?: boolean | undefined
+}
+
+/** Messages leased to one claimer under one token. `attempts` was already counted for this delivery. */
+export interface Claim {
+  readonly token: string
+  readonly messages: ReadonlyArray<OutboxMessage>
+}
+
+/** How to settle one claimed message. */
+export type Completion = Data.TaggedEnum<{
+  /** Delivered: remove it (or keep it as sent, where the store retains sent messages). */
+  Ack: { readonly id: MessageId }
+  /** Try again after `delay`, keeping `error` as its last error. */
+  Retry: { readonly id: MessageId; readonly delay: Duration.Duration; readonly error: string }
+  /** Give up: move it to the dead letters with its reason and last error. */
+  DeadLetter: { readonly id: MessageId; readonly reason: DeadLetter.Reason; readonly error: string }
+  /** Hand it back untried (shutdown before sending): available at once, and the attempt is not counted. */
+  Release: { readonly id: MessageId }
+}>
+
+/** Constructors and matchers for `Completion`. */
+export const Completion = Data.taggedEnum<Completion>()
+
+/** What a `complete` call changed. */
+export interface CompleteReport {
+  /** Ids settled as asked. */
+  readonly completed: ReadonlyArray<MessageId>
+  /** Ids no longer leased under the token (lease expired, maybe re-claimed): left untouched. */
+  readonly fenced: ReadonlyArray<MessageId>
+}
+
+/** A snapshot of the outbox, for health checks, metrics and the admin API. */
+export interface Stats {
+  /** Messages not leased: available now, or waiting for their delay or retry. */
+  readonly pending: number
+  /** Messages under an unexpired lease. */
+  readonly inFlight: number
+  readonly dead: number
+  /** Age of the oldest pending message (now − createdAt), or null when nothing is pending. */
+  readonly oldestPendingAgeMillis: number | null
+}
+
+/** A store operation failed (connection lost, query failed). The message says which operation. */
+export class OutboxStoreError extends Data.TaggedError("OutboxStoreError")<{
+  readonly operation: string
+  readonly cause?: unknown
+  readonly detail?: string | undefined
+}> {
+  override get message() {
+    return `Outbox store ${this.operation} failed${this.detail === undefined ? "" : `: ${this.detail}`}`
+  }
+}
+
+/** The dead-letter side of a store. */
+export interface DeadLetters {
+  /** Letters matching the filter, oldest first. */
+  readonly list: (filter: DeadLetter.Filter) => Effect.Effect<ReadonlyArray<DeadLetter.DeadLetter>, OutboxStoreError>
+  /** Moves matching letters back to pending (attempts reset, available now); returns how many. */
+  readonly replay: (filter: DeadLetter.Filter) => Effect.Effect<number, OutboxStoreError>
+  /** Deletes matching letters for good; returns how many. */
+  readonly purge: (filter: DeadLetter.Filter) => Effect.Effect<number, OutboxStoreError>
+}
+
+/** The store service. See the module comment for the glossary. */
+export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<OutboxStore, {
+  /**
+   * Appends messages, in order, returning their ids. A SQL store runs this in the
+   * caller's transaction when there is one, so a rollback means the messages never existed.
+   */
+  readonly append: (messages: ReadonlyArray<NewMessage>) => Effect.Effect<ReadonlyArray<MessageId>, OutboxStoreError>
+  /** Leases up to `batchSize` available messages, FIFO by id; an empty claim has no messages. */
+  readonly claim: (options: ClaimOptions) => Effect.Effect<Claim, OutboxStoreError>
+  /** Settles claimed messages in one batched write, fenced by the claim's token. */
+  readonly complete: (
+    token: string,
+    completions: ReadonlyArray<Completion>
+  ) => Effect.Effect<CompleteReport, OutboxStoreError>
+  /** Extends the lease of messages still held under `token`; returns the ids still held. */
+  readonly renewLease: (
+    token: string,
+    ids: ReadonlyArray<MessageId>,
+    leaseFor: Duration.Duration
+  ) => Effect.Effect<ReadonlyArray<MessageId>, OutboxStoreError>
+  /**
+   * Emits when messages may have become available (a commit elsewhere). A hint only:
+   * it may be late, merged or lost, so the relay also polls. It never fails.
+   */
+  readonly wakeups: Stream.Stream<void>
+  readonly deadLetters: DeadLetters
+  readonly stats: Effect.Effect<Stats, OutboxStoreError>
+}>() {}

@@ -1,0 +1,61 @@
+/**
+ * Senders deliver claimed messages somewhere (a webhook, a broker, in-process
+ * handlers) and say, per message, how it went.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { MessageId, OutboxMessage } from "./Message.js"
+
+/** The outcome of sending one message. */
+export type SendResult = Data.TaggedEnum<{
+  /** Delivered (acknowledged by the receiver): ack it. */
+  Sent: { readonly id: MessageId }
+  /** A transient failure: retry per the retry policy, not before `retryAfter` when the receiver asked. */
+  Failed: { readonly id: MessageId; readonly error: string; readonly retryAfter?: Duration.Duration | undefined }
+  /** A permanent failure: dead-letter now with reason `Rejected` (or `Undecodable`). */
+  Rejected: { readonly id: MessageId; readonly error: string; readonly reason?: "Rejected" | "Undecodable" | undefined }
+}>
+
+/** Constructors and matchers for `SendResult`. */
+export const SendResult = Data.taggedEnum<SendResult>()
+
+/** The whole batch failed (connection refused, broker down): every message in it counts as `Failed`. */
+export class SendError extends Data.TaggedError("SendError")<{
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `Send failed: ${this.reason}`
+  }
+}
+
+/** The sender service. It should return one result per message; a missing one counts as `Failed`. */
+export class Sender extends Context.Tag("@effect-outbox/core/Sender")<Sender, {
+  readonly send: (batch: ReadonlyArray<OutboxMessage>) => Effect.Effect<ReadonlyArray<SendResult>, SendError>
+}>() {}
+
+/**
+ * Builds a sender from a function that sends one message, sending up to
+ * `concurrency` messages of a batch at once. A failure of `sendOne` fails only
+ * that message.
+ */
+export const perMessage = <R>(
+  sendOne: (message: OutboxMessage) => Effect.Effect<SendResult, SendError, R>,
+  options?: { readonly concurrency?: number | "unbounded" | undefined }
+): Effect.Effect<Context.Tag.Service<Sender>, never, R> =>
+  Effect.map(Effect.context<R>(), (context) => ({
+    send: (batch) =>
+      Effect.forEach(
+        batch,
+        (message) =>
+          sendOne(message).pipe(
+            Effect.catchAll((error) => Effect.succeed(SendResult.Failed({ id: message.id, error: error.reason }))),
+            Effect.provide(context)
+          ),
+        { concurrency: options?.concurrency ?? "unbounded" }
+      )
+  }))

@@ -1,0 +1,9 @@
+/**
+ * Test helpers for apps and stores: the store contract suite every store must
+ * pass, a scriptable recording sender, and waiting for a store to drain.
+ *
+ * @since 0.1.0
+ */
+export * as Drain from "./Drain.js"
+export * as RecordingSender from "./RecordingSender.js"
+export * as StoreContract from "./StoreContract.js"
