@@ -1,1 +1,231 @@
-export {}
+/**
+ * An in-memory `OutboxStore` with the full semantics of the contract: leases
+ * and availability follow Effect's `Clock` (so `TestClock` drives them), dead
+ * letters are kept, completion is fenced by the claim's token. For tests, and
+ * for apps that want an in-process bus with no durability.
+ *
+ * Every operation reads the clock, then changes the state in one synchronous
+ * block, so concurrent relays in one process never interleave inside an operation.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Stream from "effect/Stream"
+import type * as DeadLetter from "./DeadLetter.js"
+import type { OutboxMessage } from "./Message.js"
+import {
+  type Claim,
+  type ClaimOptions,
+  type CompleteReport,
+  type Completion,
+  OutboxStore,
+  type Stats
+} from "./OutboxStore.js"
+
+interface Row {
+  readonly id: number
+  readonly topic: string
+  readonly key: string | null
+  readonly payload: unknown
+  readonly headers: Readonly<Record<string, string>>
+  readonly createdAt: number
+  /** Claims so far: the attempt number of the current (or last) delivery. */
+  attempts: number
+  availableAt: number
+  lockedUntil: number | null
+  lockedBy: string | null
+  lastError: string | null
+}
+
+interface DeadRow {
+  readonly row: Row
+  readonly reason: DeadLetter.Reason
+  readonly lastError: string
+  readonly deadAt: number
+}
+
+const isLeased = (row: Row, now: number) => row.lockedBy !== null && row.lockedUntil !== null && row.lockedUntil > now
+
+const isAvailable = (row: Row, now: number) => !isLeased(row, now) && row.availableAt <= now
+
+const toMessage = (row: Row): OutboxMessage => ({
+  id: String(row.id),
+  topic: row.topic,
+  key: row.key,
+  payload: row.payload,
+  headers: row.headers,
+  attempts: row.attempts,
+  createdAt: new Date(row.createdAt),
+  availableAt: new Date(row.availableAt)
+})
+
+const toDeadLetter = (dead: DeadRow): DeadLetter.DeadLetter => ({
+  ...toMessage(dead.row),
+  reason: dead.reason,
+  lastError: dead.lastError,
+  deadAt: new Date(dead.deadAt)
+})
+
+const byId = (a: { readonly id: number }, b: { readonly id: number }) => a.id - b.id
+
+const matches = (filter: DeadLetter.Filter, dead: DeadRow, now: number): boolean =>
+  (filter.topic === undefined || dead.row.topic === filter.topic) &&
+  (filter.reason === undefined || dead.reason === filter.reason) &&
+  (filter.ids === undefined || filter.ids.includes(String(dead.row.id))) &&
+  (filter.olderThan === undefined || dead.deadAt <= now - Duration.toMillis(filter.olderThan))
+
+/** Makes a fresh, empty in-memory store. */
+export const make = Effect.gen(function*() {
+  const rows = new Map<number, Row>()
+  const dead = new Map<number, DeadRow>()
+  let nextId = 1
+  let nextToken = 1
+  const wakeups = yield* PubSub.sliding<void>(1)
+
+  const selectDead = (filter: DeadLetter.Filter, now: number): Array<DeadRow> => {
+    const selected = Array.from(dead.values()).filter((letter) => matches(filter, letter, now))
+    selected.sort((a, b) => byId(a.row, b.row))
+    return filter.limit === undefined ? selected : selected.slice(0, filter.limit)
+  }
+
+  const claim = (options: ClaimOptions) =>
+    Effect.map(Clock.currentTimeMillis, (now): Claim => {
+      const token = `memory-${nextToken++}`
+      const candidates: Array<Row> = []
+      for (const row of rows.values()) {
+        if (isAvailable(row, now)) candidates.push(row)
+      }
+      candidates.sort((a, b) =>
+        options.freshFirst === true && (a.attempts === 0) !== (b.attempts === 0)
+          ? (a.attempts === 0 ? -1 : 1)
+          : byId(a, b)
+      )
+      const claimed = candidates.slice(0, Math.max(0, options.batchSize))
+      const leaseUntil = now + Duration.toMillis(options.leaseFor)
+      for (const row of claimed) {
+        row.attempts += 1
+        row.lockedBy = token
+        row.lockedUntil = leaseUntil
+      }
+      return { token, messages: claimed.map(toMessage) }
+    })
+
+  const complete = (token: string, completions: ReadonlyArray<Completion>) =>
+    Effect.map(Clock.currentTimeMillis, (now): CompleteReport => {
+      const completed: Array<string> = []
+      const fenced: Array<string> = []
+      for (const completion of completions) {
+        const row = rows.get(Number(completion.id))
+        // Fencing: only the holder of the current lease token may settle a message.
+        if (row === undefined || row.lockedBy !== token) {
+          fenced.push(completion.id)
+          continue
+        }
+        completed.push(completion.id)
+        row.lockedBy = null
+        row.lockedUntil = null
+        switch (completion._tag) {
+          case "Ack": {
+            rows.delete(row.id)
+            break
+          }
+          case "Retry": {
+            row.availableAt = now + Duration.toMillis(completion.delay)
+            row.lastError = completion.error
+            break
+          }
+          case "DeadLetter": {
+            rows.delete(row.id)
+            dead.set(row.id, { row, reason: completion.reason, lastError: completion.error, deadAt: now })
+            break
+          }
+          case "Release": {
+            row.attempts = Math.max(0, row.attempts - 1)
+            break
+          }
+        }
+      }
+      return { completed, fenced }
+    })
+
+  return OutboxStore.of({
+    append: (messages) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const ids = messages.map((message) => {
+          const id = nextId++
+          rows.set(id, {
+            id,
+            topic: message.topic,
+            key: message.key,
+            payload: message.payload,
+            headers: message.headers,
+            createdAt: now,
+            attempts: 0,
+            availableAt: now + (message.delay === undefined ? 0 : Duration.toMillis(message.delay)),
+            lockedUntil: null,
+            lockedBy: null,
+            lastError: null
+          })
+          return String(id)
+        })
+        return Effect.as(PubSub.publish(wakeups, undefined), ids)
+      }),
+    claim,
+    complete,
+    renewLease: (token, ids, leaseFor) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        ids.filter((id) => {
+          const row = rows.get(Number(id))
+          if (row === undefined || row.lockedBy !== token) return false
+          row.lockedUntil = now + Duration.toMillis(leaseFor)
+          return true
+        })),
+    wakeups: Stream.fromPubSub(wakeups),
+    deadLetters: {
+      list: (filter) => Effect.map(Clock.currentTimeMillis, (now) => selectDead(filter, now).map(toDeadLetter)),
+      replay: (filter) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const selected = selectDead(filter, now)
+          for (const letter of selected) {
+            dead.delete(letter.row.id)
+            rows.set(letter.row.id, {
+              ...letter.row,
+              attempts: 0,
+              availableAt: now,
+              lockedBy: null,
+              lockedUntil: null,
+              lastError: null
+            })
+          }
+          return Effect.as(PubSub.publish(wakeups, undefined), selected.length)
+        }),
+      purge: (filter) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const selected = selectDead(filter, now)
+          for (const letter of selected) dead.delete(letter.row.id)
+          return selected.length
+        })
+    },
+    stats: Effect.map(Clock.currentTimeMillis, (now): Stats => {
+      let pending = 0
+      let inFlight = 0
+      let oldest: number | null = null
+      for (const row of rows.values()) {
+        if (isLeased(row, now)) {
+          inFlight++
+        } else {
+          pending++
+          if (oldest === null || row.createdAt < oldest) oldest = row.createdAt
+        }
+      }
+      return { pending, inFlight, dead: dead.size, oldestPendingAgeMillis: oldest === null ? null : now - oldest }
+    })
+  })
+})
+
+/** A fresh in-memory store per layer build. */
+export const layer: Layer.Layer<OutboxStore> = Layer.effect(OutboxStore, make)

@@ -1,1 +1,415 @@
-export {}
+/**
+ * The relay drains the outbox: claim a batch → send it → settle it in one
+ * store write, again and again. A full batch is followed at once by the next;
+ * after a short one the relay waits for a store wake-up or `pollInterval`,
+ * whichever comes first.
+ *
+ * Shutdown (closing the relay's scope) stops claiming; a batch in flight
+ * finishes its send and its completion, bounded by `shutdownTimeout`. What is
+ * still unfinished then keeps its lease and is re-claimed after it expires:
+ * nothing is lost, at worst it is sent again.
+ *
+ * @example
+ * import { Layer } from "effect"
+ * import { MemoryStore, Relay } from "@effect-outbox/core"
+ *
+ * const RelayLive = Relay.layer({ batchSize: 50, pollInterval: "500 millis" }).pipe(
+ *   Layer.provide(MemoryStore.layer),
+ *   Layer.provide(MySenderLayer)
+ * )
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import { DeadLetterSink } from "./DeadLetter.js"
+import { completionFor, resultsByMessage } from "./internal/settle.js"
+import * as WakeSignal from "./internal/wakeSignal.js"
+import { Leadership } from "./Leadership.js"
+import { type OutboxMessage, traceparentHeader } from "./Message.js"
+import * as OutboxMetrics from "./OutboxMetrics.js"
+import { type Claim, Completion, OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
+import * as RetryPolicy from "./RetryPolicy.js"
+import { SendError, Sender, SendResult } from "./Sender.js"
+import * as Topic from "./Topic.js"
+
+/** How the relay runs. Every field has a default (`defaults`). */
+export interface Config {
+  /** Messages claimed per batch. */
+  readonly batchSize: number
+  /** Batches in flight at once (each in its own worker). */
+  readonly concurrency: number
+  /** The longest wait between claims when idle; store wake-ups usually come sooner. */
+  readonly pollInterval: Duration.DurationInput
+  /** How long a claimed batch is leased; renewed while a send runs long. */
+  readonly leaseFor: Duration.DurationInput
+  /** A send taking longer fails every message in the batch (they are retried). */
+  readonly sendTimeout: Duration.DurationInput
+  /** On shutdown, how long an in-flight batch may take to finish its send and completion. */
+  readonly shutdownTimeout: Duration.DurationInput
+  /** One policy for every topic, or a policy per topic (`RetryPolicy.byTopic`). */
+  readonly retryPolicy: RetryPolicy.RetryPolicy | RetryPolicy.Selector
+  /** Claim first-attempt messages before retries. */
+  readonly freshFirst: boolean
+  /**
+   * Topics whose payloads the relay checks before sending: a message on one of
+   * them that does not decode with its schema is dead-lettered `Undecodable`
+   * instead of being sent (or retried forever). Other topics pass unchecked.
+   */
+  readonly topics: ReadonlyArray<Topic.AnyNoContext>
+}
+
+/** Partial config: anything left out takes its default. */
+export type Options = Partial<Config>
+
+/** The defaults: batches of 100, one in flight, 1 s poll, 30 s lease, 10 s send timeout, 30 s shutdown. */
+export const defaults: Config = {
+  batchSize: 100,
+  concurrency: 1,
+  pollInterval: Duration.seconds(1),
+  leaseFor: Duration.seconds(30),
+  sendTimeout: Duration.seconds(10),
+  shutdownTimeout: Duration.seconds(30),
+  retryPolicy: RetryPolicy.defaultPolicy,
+  freshFirst: false,
+  topics: []
+}
+
+/** What one drain step did. */
+export interface Summary {
+  readonly claimed: number
+  readonly sent: number
+  readonly retried: number
+  readonly deadLettered: number
+  /** Messages whose lease was lost before completion: another relay may hold them now. */
+  readonly fenced: number
+}
+
+const emptySummary: Summary = { claimed: 0, sent: 0, retried: 0, deadLettered: 0, fenced: 0 }
+
+/**
+ * Optional observer told of every settled batch: the runner uses it to report
+ * progress (a relay that settles nothing while messages wait is stuck).
+ */
+export class RelayObserver extends Context.Tag("@effect-outbox/core/RelayObserver")<RelayObserver, {
+  readonly onBatch: (summary: Summary) => Effect.Effect<void>
+}>() {}
+
+interface Resolved {
+  readonly config: Config
+  readonly pollInterval: Duration.Duration
+  readonly leaseFor: Duration.Duration
+  readonly sendTimeout: Duration.Duration
+  readonly shutdownTimeout: Duration.Duration
+  readonly policyFor: RetryPolicy.Selector
+  readonly topics: ReadonlyMap<string, Topic.AnyNoContext>
+}
+
+const resolve = (options: Options): Resolved => {
+  const config: Config = { ...defaults, ...options }
+  const policy = config.retryPolicy
+  return {
+    config,
+    pollInterval: Duration.decode(config.pollInterval),
+    leaseFor: Duration.decode(config.leaseFor),
+    sendTimeout: Duration.decode(config.sendTimeout),
+    shutdownTimeout: Duration.decode(config.shutdownTimeout),
+    policyFor: typeof policy === "function" ? policy : () => policy,
+    topics: new Map(config.topics.map((topic) => [topic.name, topic]))
+  }
+}
+
+// Links the send span to each publisher's span: delivery may come hours later,
+// so the publisher is a link, not a parent.
+const publisherLinks = (batch: ReadonlyArray<OutboxMessage>): Array<Tracer.SpanLink> =>
+  batch.flatMap((message) => {
+    const parts = message.headers[traceparentHeader]?.split("-")
+    const [, traceId, spanId, flags] = parts ?? []
+    if (parts?.length !== 4 || traceId === undefined || spanId === undefined) return []
+    return [{
+      _tag: "SpanLink" as const,
+      span: Tracer.externalSpan({ traceId, spanId, sampled: flags === "01" }),
+      attributes: { "outbox.message_id": message.id }
+    }]
+  })
+
+const failAll = (batch: ReadonlyArray<OutboxMessage>, error: string): ReadonlyArray<SendResult> =>
+  batch.map((message) => SendResult.Failed({ id: message.id, error }))
+
+/** Splits off messages on checked topics whose payload does not decode, as `Undecodable` dead letters. */
+const checkPayloads = Effect.fnUntraced(function*(resolved: Resolved, batch: ReadonlyArray<OutboxMessage>) {
+  const sendable: Array<OutboxMessage> = []
+  const undecodable: Array<Completion> = []
+  for (const message of batch) {
+    const topic = resolved.topics.get(message.topic)
+    const decoded = topic === undefined ? undefined : yield* Effect.either(Topic.decode(topic, message))
+    if (decoded?._tag === "Left") {
+      undecodable.push(Completion.DeadLetter({ id: message.id, reason: "Undecodable", error: decoded.left.message }))
+    } else {
+      sendable.push(message)
+    }
+  }
+  return { sendable, undecodable }
+})
+
+/** Sends a batch under the send timeout, renewing its lease while the send runs long. */
+const sendBatch = (resolved: Resolved, token: string, batch: ReadonlyArray<OutboxMessage>) =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore
+    const sender = yield* Sender
+    const ids = batch.map((message) => message.id)
+    const half = Duration.divide(resolved.leaseFor, 2).pipe(Option.getOrElse(() => resolved.leaseFor))
+    yield* store.renewLease(token, ids, resolved.leaseFor).pipe(
+      Effect.tapError((error) => Effect.logWarning("Could not renew the lease of a batch in flight", error)),
+      Effect.ignore, // a failed renewal is not fatal: at worst the batch is re-claimed and sent again
+      Effect.delay(half),
+      Effect.repeat(Schedule.spaced(half)),
+      Effect.forkScoped
+    )
+    const started = yield* Clock.currentTimeMillis
+    const results = yield* sender.send(batch).pipe(
+      Effect.timeoutFail({
+        duration: resolved.sendTimeout,
+        onTimeout: () => new SendError({ reason: `timed out after ${Duration.format(resolved.sendTimeout)}` })
+      }),
+      Effect.catchAllCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+        const error = Cause.failureOption(cause).pipe(
+          Option.map((failure) => failure.message),
+          Option.getOrElse(() => `the sender died: ${Cause.pretty(cause).split("\n")[0] ?? "unknown defect"}`)
+        )
+        return Effect.as(
+          Effect.logWarning("Sending a batch failed; every message in it will be retried", {
+            error,
+            messages: batch.length
+          }),
+          failAll(batch, error)
+        )
+      }),
+      Effect.withSpan("outbox.send", {
+        links: publisherLinks(batch),
+        attributes: { "outbox.batch_size": batch.length }
+      })
+    )
+    const finished = yield* Clock.currentTimeMillis
+    yield* Metric.update(OutboxMetrics.sendDuration, (finished - started) / 1000)
+    return results
+  }).pipe(Effect.scoped)
+
+/** Records metrics and logs for what a completion actually changed, and feeds the dead-letter sink. */
+const recordOutcome = Effect.fnUntraced(function*(
+  batch: ReadonlyArray<OutboxMessage>,
+  completions: ReadonlyArray<Completion>,
+  completedIds: ReadonlySet<string>
+) {
+  const sink = yield* Effect.serviceOption(DeadLetterSink)
+  const now = yield* Clock.currentTimeMillis
+  const messages = new Map(batch.map((message) => [message.id, message]))
+  for (const completion of completions) {
+    const message = messages.get(completion.id)
+    if (message === undefined || !completedIds.has(completion.id)) continue
+    const topic = message.topic
+    switch (completion._tag) {
+      case "Ack": {
+        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.sent, topic))
+        yield* Metric.update(OutboxMetrics.lag, (now - message.createdAt.getTime()) / 1000)
+        break
+      }
+      case "Retry": {
+        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.failed, topic))
+        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.retried, topic))
+        yield* Effect.logDebug("Delivery failed; will retry").pipe(
+          Effect.annotateLogs({
+            messageId: message.id,
+            topic,
+            attempt: message.attempts,
+            retryIn: Duration.format(completion.delay),
+            error: completion.error
+          })
+        )
+        break
+      }
+      case "DeadLetter": {
+        if (completion.reason === "Exhausted") {
+          yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.failed, topic))
+        }
+        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.deadLettered, topic))
+        yield* Effect.logWarning("Message dead-lettered").pipe(
+          Effect.annotateLogs({
+            messageId: message.id,
+            topic,
+            attempts: message.attempts,
+            reason: completion.reason,
+            error: completion.error
+          })
+        )
+        if (Option.isSome(sink)) {
+          yield* sink.value.onDeadLetter({
+            ...message,
+            reason: completion.reason,
+            lastError: completion.error,
+            deadAt: new Date(now)
+          }).pipe(
+            Effect.catchAllCause((cause) => Effect.logError("The dead-letter sink failed; the letter is kept", cause))
+          )
+        }
+        break
+      }
+      case "Release":
+        break
+    }
+  }
+})
+
+/** Sends a claimed batch and settles every message of it in one store write. */
+const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
+  const store = yield* OutboxStore
+  const { sendable, undecodable } = yield* checkPayloads(resolved, claim.messages)
+  const results = sendable.length === 0 ? [] : yield* sendBatch(resolved, claim.token, sendable)
+  const settled = yield* Effect.forEach(
+    resultsByMessage(sendable, results),
+    ([message, result]) => completionFor(message, result, resolved.policyFor)
+  )
+  const completions = [...undecodable, ...settled]
+  const report = yield* store.complete(claim.token, completions).pipe(
+    Effect.withSpan("outbox.complete", { attributes: { "outbox.batch_size": completions.length } })
+  )
+  if (report.fenced.length > 0) {
+    yield* Effect.logWarning("Lost the lease of messages before completing them; their new holder settles them", {
+      fenced: report.fenced.length
+    })
+  }
+  const completed = new Set(report.completed)
+  yield* recordOutcome(claim.messages, completions, completed)
+  const count = (tag: Completion["_tag"]) =>
+    completions.filter((completion) => completion._tag === tag && completed.has(completion.id)).length
+  const summary: Summary = {
+    claimed: claim.messages.length,
+    sent: count("Ack"),
+    retried: count("Retry"),
+    deadLettered: count("DeadLetter"),
+    fenced: report.fenced.length
+  }
+  const observer = yield* Effect.serviceOption(RelayObserver)
+  if (Option.isSome(observer)) yield* observer.value.onBatch(summary)
+  return summary
+})
+
+const claimBatch = (resolved: Resolved) =>
+  Effect.flatMap(OutboxStore, (store) =>
+    store.claim({
+      batchSize: resolved.config.batchSize,
+      leaseFor: resolved.leaseFor,
+      freshFirst: resolved.config.freshFirst
+    })).pipe(
+      Effect.tap((claim) => Metric.update(OutboxMetrics.batchSize, claim.messages.length)),
+      Effect.withSpan("outbox.claim", { attributes: { "outbox.batch_limit": resolved.config.batchSize } })
+    )
+
+/**
+ * One claim and its batch, shielded from interruption once claimed: on
+ * shutdown the batch may finish within `shutdownTimeout`; past that it is
+ * abandoned with its lease intact (re-claimed later, never lost).
+ */
+const step = (resolved: Resolved) =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const claim = yield* restore(claimBatch(resolved))
+      if (claim.messages.length === 0) return emptySummary
+      const batch = yield* Effect.fork(Effect.interruptible(processClaim(resolved, claim)))
+      return yield* restore(Fiber.join(batch)).pipe(
+        Effect.onInterrupt(() =>
+          Fiber.await(batch).pipe(
+            Effect.timeoutOption(resolved.shutdownTimeout),
+            Effect.flatMap(Option.match({
+              onSome: () => Effect.void,
+              onNone: () =>
+                Effect.logWarning(
+                  "Shutdown timeout reached with a batch in flight; its messages keep their lease and will be re-claimed",
+                  { messages: claim.messages.length }
+                ).pipe(Effect.zipRight(Fiber.interrupt(batch)))
+            }))
+          )
+        )
+      )
+    })
+  )
+
+/** The single deterministic drain step: claim one batch, send it, settle it. */
+export const drainOnce: (
+  options?: Options
+) => Effect.Effect<Summary, OutboxStoreError, OutboxStore | Sender> = Effect.fn("Relay.drainOnce")(
+  function*(options: Options = {}) {
+    return yield* step(resolve(options))
+  }
+)
+
+// Store errors are transient from the relay's view (a restarting database):
+// log each once and back off, capped, instead of dying.
+const storeErrorBackoff = Schedule.exponential(Duration.millis(100)).pipe(
+  Schedule.union(Schedule.spaced(Duration.seconds(5)))
+)
+
+const worker = (resolved: Resolved, signal: WakeSignal.WakeSignal, leadership: Leadership["Type"]) => {
+  const waitForWork = (round: Deferred.Deferred<void>) =>
+    Effect.raceFirst(Deferred.await(round), Effect.sleep(resolved.pollInterval))
+  const iteration = Effect.gen(function*() {
+    // Taken before claiming: a wake-up during the batch completes this round, so it is not missed.
+    const round = yield* signal.round
+    if (!(yield* leadership.isLeader)) return yield* waitForWork(round)
+    const summary = yield* step(resolved)
+    if (summary.claimed < resolved.config.batchSize) yield* waitForWork(round)
+  })
+  return iteration.pipe(
+    Effect.tapError((error) => Effect.logError("The relay could not reach the outbox store; backing off", error)),
+    Effect.retry(storeErrorBackoff),
+    Effect.forever,
+    Effect.orDie // unreachable: the backoff schedule never ends, so the retry never gives up
+  )
+}
+
+/**
+ * Runs the drain loop until interrupted: `concurrency` workers sharing one
+ * wake-up signal fed by the store. Fork it in a scope, or use `layer`.
+ */
+export const run = (
+  options: Options = {}
+): Effect.Effect<never, never, OutboxStore | Sender | Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = resolve(options)
+    const store = yield* OutboxStore
+    const leadership = Option.getOrElse(yield* Effect.serviceOption(Leadership), () => alwaysLeader)
+    const signal = yield* WakeSignal.make
+    yield* store.wakeups.pipe(Stream.runForEach(() => signal.wake), Effect.forkScoped)
+    yield* Effect.annotateLogs(Effect.logInfo("Relay started"), {
+      batchSize: resolved.config.batchSize,
+      concurrency: resolved.config.concurrency
+    })
+    return yield* Effect.forEach(
+      Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership)),
+      (work) => work,
+      { concurrency: "unbounded", discard: true }
+    ).pipe(Effect.zipRight(Effect.never), Effect.onInterrupt(() => Effect.logInfo("Relay stopped")))
+  })
+
+const alwaysLeader: Leadership["Type"] = { isLeader: Effect.succeed(true) }
+
+/**
+ * The relay as a layer: the drain loop runs as a fiber in the layer's scope
+ * and stops (gracefully, see the module comment) when the scope closes.
+ * Uses `Leadership`, `DeadLetterSink` and `RelayObserver` when provided.
+ */
+export const layer = (options: Options = {}): Layer.Layer<never, never, OutboxStore | Sender> =>
+  Layer.scopedDiscard(Effect.forkScoped(run(options)))

@@ -25,6 +25,10 @@ export interface Topic<A, I = A, R = never> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance escape hatch for heterogeneous registries
 export type Any = Topic<any, any, any>
 
+/** Any topic whose schema needs no services: what the relay can decode on its own. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance escape hatch for heterogeneous registries
+export type AnyNoContext = Topic<any, any, never>
+
 /** The payload type of a topic. */
 export type Type<T> = T extends Topic<infer A, infer _I, infer _R> ? A : never
 
