@@ -10,6 +10,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
 
 /** The leadership service: asked before every claim. */
 export class Leadership extends Context.Tag("@effect-outbox/core/Leadership")<Leadership, {
@@ -19,3 +20,36 @@ export class Leadership extends Context.Tag("@effect-outbox/core/Leadership")<Le
 
 /** Every relay is leader: the default. */
 export const always: Layer.Layer<Leadership> = Layer.succeed(Leadership, { isLeader: Effect.succeed(true) })
+
+/** A lock shared by the relays of one process; at most one holds it. */
+export interface MemoryLock {
+  /** Which candidate holds the lock, if any. */
+  readonly holder: Ref.Ref<number | null>
+  /** Takes the lock away from its holder (as a lost connection would): the next candidate to ask gets it. */
+  readonly revoke: Effect.Effect<void>
+  readonly nextCandidate: Ref.Ref<number>
+}
+
+/** Makes an in-memory lock to share between relays (one `layerMemoryLock` per relay). */
+export const makeMemoryLock: Effect.Effect<MemoryLock> = Effect.gen(function*() {
+  const holder = yield* Ref.make<number | null>(null)
+  return { holder, revoke: Ref.set(holder, null), nextCandidate: yield* Ref.make(1) }
+})
+
+/**
+ * Leadership through an in-memory lock: the relay is leader while it holds
+ * the lock, takes it when it is free, and releases it when its scope closes,
+ * so a waiting relay takes over.
+ */
+export const layerMemoryLock = (lock: MemoryLock): Layer.Layer<Leadership> =>
+  Layer.scoped(
+    Leadership,
+    Effect.gen(function*() {
+      const me = yield* Ref.getAndUpdate(lock.nextCandidate, (n) => n + 1)
+      yield* Effect.addFinalizer(() => Ref.update(lock.holder, (holder) => (holder === me ? null : holder)))
+      return {
+        isLeader: Ref.modify(lock.holder, (holder) =>
+          holder === null ? [true, me] : [holder === me, holder])
+      }
+    })
+  )

@@ -185,6 +185,7 @@ export const make = Effect.gen(function*() {
           return true
         })),
     wakeups: Stream.fromPubSub(wakeups),
+    unsettled: (ids) => Effect.sync(() => ids.filter((id) => rows.has(Number(id)))),
     deadLetters: {
       list: (filter) => Effect.map(Clock.currentTimeMillis, (now) => selectDead(filter, now).map(toDeadLetter)),
       replay: (filter) =>

@@ -116,6 +116,8 @@ export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<
    * it may be late, merged or lost, so the relay also polls. It never fails.
    */
   readonly wakeups: Stream.Stream<void>
+  /** Which of `ids` are still in the outbox (pending or in flight), i.e. not yet sent or dead-lettered. */
+  readonly unsettled: (ids: ReadonlyArray<MessageId>) => Effect.Effect<ReadonlyArray<MessageId>, OutboxStoreError>
   readonly deadLetters: DeadLetters
   readonly stats: Effect.Effect<Stats, OutboxStoreError>
 }>() {}
