@@ -328,10 +328,13 @@ const step = (resolved: Resolved) =>
     Effect.gen(function*() {
       const claim = yield* restore(claimBatch(resolved))
       if (claim.messages.length === 0) return emptySummary
-      const batch = yield* Effect.fork(Effect.interruptible(processClaim(resolved, claim)))
+      // A daemon, so the interruption that stops the relay does not reach it: it is
+      // either joined or, past shutdownTimeout, interrupted explicitly below.
+      const batch = yield* Effect.forkDaemon(Effect.interruptible(processClaim(resolved, claim)))
       return yield* restore(Fiber.join(batch)).pipe(
         Effect.onInterrupt(() =>
-          Fiber.await(batch).pipe(
+          // Interruptible inside this uninterruptible finalizer, or the timeout could not abandon the wait.
+          Effect.interruptible(Fiber.await(batch)).pipe(
             Effect.timeoutOption(resolved.shutdownTimeout),
             Effect.flatMap(Option.match({
               onSome: () => Effect.void,

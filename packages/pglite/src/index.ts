@@ -1,1 +1,6 @@
-export {}
+/**
+ * @effect-outbox/pglite: an `@effect/sql` driver for PGlite, the embedded Postgres.
+ *
+ * @since 0.1.0
+ */
+export * as PgliteClient from "./PgliteClient.js"
