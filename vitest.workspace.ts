@@ -11,7 +11,7 @@ const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, imp
 const alias = [
   { find: /^@effect-outbox\/([a-z]+)$/, replacement: source("$1/src/index.ts") },
   { find: /^@effect-outbox\/([a-z]+)\/testing$/, replacement: source("$1/src/testing/index.ts") },
-  { find: /^@effect-outbox\/([a-z]+)\/([A-Za-z]+)$/, replacement: source("$1/src/$2.ts") }
+  { find: /^@effect-outbox\/([a-z]+)\/([A-Za-z/]+)$/, replacement: source("$1/src/$2.ts") }
 ]
 
 export default defineWorkspace(

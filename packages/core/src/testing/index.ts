@@ -2,6 +2,10 @@
  * Test helpers for apps and stores: the store contract suite every store must
  * pass, a scriptable recording sender, and waiting for a store to drain.
  *
+ * `StoreContract` registers vitest tests, so this entry loads vitest: outside a
+ * vitest run, import `@effect-outbox/core/testing/RecordingSender` or
+ * `@effect-outbox/core/testing/Drain` directly.
+ *
  * @since 0.1.0
  */
 export * as Drain from "./Drain.js"
