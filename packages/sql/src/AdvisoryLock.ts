@@ -1,0 +1,73 @@
+/**
+ * Leadership through a Postgres advisory lock, so only one relay drains the
+ * outbox. The lock is session-level, held on a dedicated connection; the
+ * connection is checked every `checkInterval`, and when it is lost (the
+ * server restarted, the backend was terminated) leadership is dropped at once
+ * and another relay's attempt takes the lock, which Postgres released with
+ * the dead session.
+ *
+ * For Postgres servers. On PGlite (one process owns the database) use
+ * `Leadership.always`.
+ *
+ * @since 0.1.0
+ */
+import { Leadership } from "@effect-outbox/core/Leadership"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+
+/** Options of the advisory lock. */
+export interface Options {
+  /** The lock's name: relays using the same name elect one leader. Default "effect-outbox:public.outbox". */
+  readonly name?: string | undefined
+  /** How often to try for the lock, and to check the connection while holding it. Default 1 second. */
+  readonly checkInterval?: Duration.DurationInput | undefined
+}
+
+/** Leadership held through `pg_try_advisory_lock` on a reserved connection. */
+export const layer = (options: Options = {}): Layer.Layer<Leadership, never, SqlClient.SqlClient> =>
+  Layer.scoped(
+    Leadership,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const name = options.name ?? "effect-outbox:public.outbox"
+      const checkInterval = Duration.decode(options.checkInterval ?? Duration.seconds(1))
+      const leader = yield* Ref.make(false)
+
+      const holdWhileConnected = Effect.scoped(
+        Effect.gen(function*() {
+          const connection = yield* sql.reserve
+          const query = (text: string) => connection.execute(text, [name], undefined)
+          const tryLock = Effect.map(
+            query("SELECT pg_try_advisory_lock(hashtext($1)) AS locked"),
+            (rows) => rows[0]?.locked === true
+          )
+          yield* tryLock.pipe(Effect.repeat({ schedule: Schedule.spaced(checkInterval), until: (locked) => locked }))
+          yield* Effect.addFinalizer(() =>
+            Ref.set(leader, false).pipe(
+              // Fails harmlessly when the connection is gone: the server freed the lock with it.
+              Effect.zipRight(Effect.ignore(query("SELECT pg_advisory_unlock(hashtext($1))")))
+            )
+          )
+          yield* Ref.set(leader, true)
+          yield* Effect.logInfo("This relay is now the outbox leader", { lock: name })
+          // Holds the lock until the connection fails (the repeat only ends with an error).
+          return yield* query("SELECT 1").pipe(Effect.repeat(Schedule.spaced(checkInterval)))
+        })
+      )
+
+      yield* holdWhileConnected.pipe(
+        Effect.tapError((error) =>
+          Effect.logWarning("Lost the leadership connection; this relay stops claiming until it leads again", error)
+        ),
+        Effect.retry(Schedule.spaced(checkInterval)),
+        Effect.forever,
+        Effect.orDie, // unreachable: the retry never gives up
+        Effect.forkScoped
+      )
+      return { isLeader: Ref.get(leader) }
+    })
+  )

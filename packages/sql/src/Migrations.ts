@@ -1,0 +1,95 @@
+/**
+ * The outbox's tables, created by `@effect/sql`'s Migrator under the
+ * configured schema and table prefix, with their own migrations table.
+ * Migrations are append-only: a released migration is never edited.
+ *
+ * Running them is idempotent and safe when several processes start at once:
+ * the whole run holds a transaction-scoped advisory lock.
+ *
+ * @since 0.1.0
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import { OutboxStoreError } from "@effect-outbox/core/OutboxStore"
+import { refail } from "./internal/errors.js"
+import * as Tables from "./internal/tables.js"
+
+/** Where the tables live. */
+export interface Options {
+  /** Default "public". Created when missing. */
+  readonly schema?: string | undefined
+  /** Default "outbox": tables `<prefix>`, `<prefix>_dead_letters`, `<prefix>_inbox`, `<prefix>_migrations`. */
+  readonly tablePrefix?: string | undefined
+}
+
+const migrations = (tables: Tables.Tables) => ({
+  "1_create_outbox": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`CREATE TABLE ${sql(tables.outbox)} (
+        id bigserial PRIMARY KEY,
+        topic text NOT NULL,
+        key text,
+        payload jsonb NOT NULL,
+        headers jsonb NOT NULL DEFAULT '{}'::jsonb,
+        attempts integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        available_at timestamptz NOT NULL DEFAULT now(),
+        locked_until timestamptz,
+        locked_by text,
+        last_error text,
+        sent_at timestamptz
+      )`.withoutTransform,
+      // Serves the claim: unsent rows in id order, with available_at checked in
+      // the index so rows waiting for a retry or under a lease cost no heap visit.
+      sql`CREATE INDEX ${sql(`${tables.outbox.split(".")[1]}_claimable`)} ON ${sql(tables.outbox)} (id, available_at) WHERE sent_at IS NULL`.withoutTransform,
+      sql`CREATE INDEX ${sql(`${tables.outbox.split(".")[1]}_sent`)} ON ${sql(tables.outbox)} (sent_at) WHERE sent_at IS NOT NULL`.withoutTransform,
+      sql`CREATE TABLE ${sql(tables.deadLetters)} (
+        id bigint PRIMARY KEY,
+        topic text NOT NULL,
+        key text,
+        payload jsonb NOT NULL,
+        headers jsonb NOT NULL,
+        attempts integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        available_at timestamptz NOT NULL,
+        reason text NOT NULL,
+        last_error text NOT NULL,
+        dead_at timestamptz NOT NULL DEFAULT now()
+      )`.withoutTransform,
+      sql`CREATE TABLE ${sql(tables.inbox)} (
+        message_id text PRIMARY KEY,
+        processed_at timestamptz NOT NULL DEFAULT now()
+      )`.withoutTransform
+    ], { discard: true }))
+})
+
+/** Runs pending migrations; returns the ones it applied (none when up to date). */
+export const run = Effect.fn("Migrations.run")(function*(options: Options = {}) {
+  const tables = yield* Tables.resolve(options)
+  const sql = yield* SqlClient.SqlClient
+  const migrate = Migrator.make({})({
+    loader: Migrator.fromRecord(migrations(tables)),
+    table: tables.migrations
+  })
+  return yield* sql.withTransaction(
+    Effect.gen(function*() {
+      // Serialises concurrent runs (also the CREATE SCHEMA and the migrations
+      // table creation, which the Migrator does before its own lock).
+      yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`effect-outbox:migrate:${tables.migrations}`}))`.withoutTransform
+      yield* sql`CREATE SCHEMA IF NOT EXISTS ${sql(tables.schema)}`.withoutTransform
+      // The Migrator probes for its table with a query that fails when it is missing,
+      // which would abort this transaction: create it first, in the Migrator's shape.
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(tables.migrations)} (
+        migration_id integer PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        name text NOT NULL
+      )`.withoutTransform
+      return yield* migrate
+    })
+  ).pipe(
+    Effect.catchTag("MigrationError", (error) =>
+      Effect.fail(new OutboxStoreError({ operation: "migrate", cause: error, detail: error.message }))),
+    refail("migrate")
+  )
+})

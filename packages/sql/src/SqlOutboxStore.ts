@@ -1,0 +1,324 @@
+/**
+ * The Postgres outbox store on `@effect/sql`'s `SqlClient`. Any driver works
+ * (`@effect/sql-pg` in production, `@effect-outbox/pglite` embedded): they run
+ * the same SQL.
+ *
+ * - `append` runs in the caller's transaction when there is one (any query in
+ *   `sql.withTransaction` in the same fiber joins it), and signals relays with
+ *   `pg_notify` in that same transaction: delivered on commit, never on rollback.
+ * - `claim` is one statement: `FOR UPDATE SKIP LOCKED` over unsent rows in id
+ *   order, leasing them under a fresh token. A lease is `available_at` moved to
+ *   the lease's end (plus `locked_by`/`locked_until` for fencing and stats), so
+ *   "claimable" is the single index-served condition `available_at <= now()`.
+ * - `complete` is one statement for the whole batch (acks, retries, dead
+ *   letters, releases as data-modifying CTEs), fenced by the claim's token.
+ * - Time is the database's `now()`, so relays on different hosts agree.
+ *
+ * @since 0.1.0
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
+import type { OutboxMessage } from "@effect-outbox/core/Message"
+import { type CompleteReport, OutboxStore, type OutboxStoreError, type Stats } from "@effect-outbox/core/OutboxStore"
+import { refail } from "./internal/errors.js"
+import * as Tables from "./internal/tables.js"
+import * as Migrations from "./Migrations.js"
+import { Notifications } from "./Notifications.js"
+
+/** Options of the SQL store. */
+export interface Options extends Migrations.Options {
+  /** Run migrations when the layer is built. Default true. */
+  readonly migrate?: boolean | undefined
+  /**
+   * Keep acked rows (with `sent_at`) this long instead of deleting them, for
+   * audit or replay; a background fiber purges older ones. Default: delete at once.
+   */
+  readonly retainSent?: Duration.DurationInput | undefined
+  /** How often the retention fiber purges. Default 1 minute. */
+  readonly purgeInterval?: Duration.DurationInput | undefined
+}
+
+interface MessageRow {
+  readonly id: string | number
+  readonly topic: string
+  readonly key: string | null
+  readonly payload: unknown
+  readonly headers: Record<string, string> | null
+  readonly attempts: number
+  readonly created_at: Date
+  readonly available_at: Date
+}
+
+interface DeadRow extends MessageRow {
+  readonly reason: DeadLetter.Reason
+  readonly last_error: string
+  readonly dead_at: Date
+}
+
+const toMessage = (row: MessageRow): OutboxMessage => ({
+  id: String(row.id),
+  topic: row.topic,
+  key: row.key,
+  payload: row.payload,
+  headers: row.headers ?? {},
+  attempts: row.attempts,
+  createdAt: row.created_at,
+  availableAt: row.available_at
+})
+
+const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
+  ...toMessage(row),
+  reason: row.reason,
+  lastError: row.last_error,
+  deadAt: row.dead_at
+})
+
+const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
+
+const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
+
+/** Makes the store over the current `SqlClient`; wake-ups come from `Notifications` when provided. */
+export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options = {}) {
+  const sql = yield* SqlClient.SqlClient
+  const tables = yield* Tables.resolve(options)
+  if (options.migrate !== false) yield* Migrations.run(options)
+  const notifications = yield* Effect.serviceOption(Notifications)
+  const outbox = sql(tables.outbox)
+  const dead = sql(tables.deadLetters)
+  const retainSent = options.retainSent === undefined ? undefined : Duration.decode(options.retainSent)
+  // Distinguishes this store's claims in `locked_by`, for people reading the table.
+  const instance = (yield* Random.nextInt).toString(36).replace("-", "")
+  let claims = 0
+
+  const deadFilter = (filter: DeadLetter.Filter) =>
+    sql.and([
+      filter.topic === undefined ? sql`true` : sql`topic = ${filter.topic}`,
+      filter.reason === undefined ? sql`true` : sql`reason = ${filter.reason}`,
+      filter.ids === undefined ? sql`true` : sql`id = ANY(${filter.ids.map(Number)}::bigint[])`,
+      filter.olderThan === undefined
+        ? sql`true`
+        : sql`dead_at <= now() - ${millis(filter.olderThan)} * interval '1 millisecond'`
+    ])
+
+  const selectDeadIds = (filter: DeadLetter.Filter) =>
+    sql`SELECT id FROM ${dead} WHERE ${deadFilter(filter)} ORDER BY id ${
+      filter.limit === undefined ? sql`` : sql`LIMIT ${filter.limit}`
+    }`
+
+  const complete = (token: string, completions: ReadonlyArray<Parameters<OutboxStore["Type"]["complete"]>[1][number]>) =>
+    Effect.gen(function*() {
+      if (completions.length === 0) return { completed: [], fenced: [] } satisfies CompleteReport
+      const ids: Array<number> = []
+      const kinds: Array<string> = []
+      const delays: Array<number> = []
+      const reasons: Array<string | null> = []
+      const errors: Array<string | null> = []
+      for (const completion of completions) {
+        ids.push(Number(completion.id))
+        kinds.push(completion._tag)
+        delays.push(completion._tag === "Retry" ? millis(completion.delay) : 0)
+        reasons.push(completion._tag === "DeadLetter" ? completion.reason : null)
+        errors.push(completion._tag === "Retry" || completion._tag === "DeadLetter" ? completion.error : null)
+      }
+      // One statement settles the batch; every branch is fenced by the claim's token.
+      const rows = yield* sql<{ id: string | number }>`
+        WITH input AS (
+          SELECT * FROM unnest(${ids}::bigint[], ${kinds}::text[], ${delays}::float8[], ${reasons}::text[], ${errors}::text[])
+            AS t(id, kind, delay_ms, reason, error)
+        ),
+        acked AS (${
+        retainSent === undefined
+          ? sql`DELETE FROM ${outbox} o USING input i
+              WHERE i.kind = 'Ack' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id`
+          : sql`UPDATE ${outbox} o SET sent_at = now(), locked_by = NULL, locked_until = NULL FROM input i
+              WHERE i.kind = 'Ack' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id`
+      }),
+        retried AS (
+          UPDATE ${outbox} o
+          SET available_at = now() + i.delay_ms * interval '1 millisecond', last_error = i.error,
+              locked_by = NULL, locked_until = NULL
+          FROM input i WHERE i.kind = 'Retry' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
+        ),
+        released AS (
+          UPDATE ${outbox} o
+          SET available_at = now(), attempts = greatest(o.attempts - 1, 0), locked_by = NULL, locked_until = NULL
+          FROM input i WHERE i.kind = 'Release' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
+        ),
+        died AS (
+          DELETE FROM ${outbox} o USING input i
+          WHERE i.kind = 'DeadLetter' AND o.id = i.id AND o.locked_by = ${token}
+          RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, o.available_at, i.reason, i.error
+        ),
+        buried AS (
+          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, created_at, available_at, reason, last_error)
+          SELECT id, topic, key, payload, headers, attempts, created_at, available_at, reason, error FROM died
+          RETURNING id
+        )
+        SELECT id FROM acked UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM released
+        UNION ALL SELECT id FROM buried`.withoutTransform
+      const done = new Set(rows.map((row) => String(row.id)))
+      const completed: Array<string> = []
+      const fenced: Array<string> = []
+      for (const completion of completions) (done.has(completion.id) ? completed : fenced).push(completion.id)
+      return { completed, fenced } satisfies CompleteReport
+    }).pipe(refail("complete"))
+
+  const wakeups: Stream.Stream<void> = Option.match(notifications, {
+    onNone: () => Stream.never,
+    onSome: (service) => Stream.map(service.listen(tables.channel), () => undefined)
+  })
+
+  const store = OutboxStore.of({
+    append: (messages) =>
+      Effect.gen(function*() {
+        if (messages.length === 0) return []
+        const topics = messages.map((m) => m.topic)
+        const keys = messages.map((m) => m.key)
+        const payloads = messages.map((m) => JSON.stringify(m.payload))
+        const headers = messages.map((m) => JSON.stringify(m.headers))
+        const delays = messages.map((m) => (m.delay === undefined ? 0 : millis(m.delay)))
+        // One statement: the rows, in order, and the commit-time wake-up.
+        const rows = yield* sql<{ id: string | number }>`
+          WITH inserted AS (
+            INSERT INTO ${outbox} (topic, key, payload, headers, available_at)
+            SELECT topic, key, payload::jsonb, headers::jsonb, now() + delay_ms * interval '1 millisecond'
+            FROM unnest(${topics}::text[], ${keys}::text[], ${payloads}::text[], ${headers}::text[], ${delays}::float8[])
+              WITH ORDINALITY AS t(topic, key, payload, headers, delay_ms, n)
+            ORDER BY n
+            RETURNING id
+          )
+          SELECT id FROM inserted, (SELECT pg_notify(${tables.channel}, 'append')) AS wake`.withoutTransform
+        // Ids are drawn in insertion order, so ascending ids match the input order.
+        return rows.map((row) => String(row.id)).sort((a, b) => Number(a) - Number(b))
+      }).pipe(refail("append")),
+
+    claim: (claimOptions) =>
+      Effect.gen(function*() {
+        const token = `${instance}-${++claims}`
+        const lease = millis(claimOptions.leaseFor)
+        const order = claimOptions.freshFirst === true ? sql`(attempts > 0), id` : sql`id`
+        const rows = yield* sql<MessageRow>`
+          WITH picked AS (
+            SELECT id, available_at FROM ${outbox}
+            WHERE sent_at IS NULL AND available_at <= now()
+            ORDER BY ${order}
+            LIMIT ${claimOptions.batchSize}
+            FOR UPDATE SKIP LOCKED
+          )
+          UPDATE ${outbox} o
+          SET attempts = o.attempts + 1, locked_by = ${token},
+              locked_until = now() + ${lease} * interval '1 millisecond',
+              available_at = now() + ${lease} * interval '1 millisecond'
+          FROM picked WHERE o.id = picked.id
+          RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
+          .withoutTransform
+        const messages = rows.map(toMessage)
+        // RETURNING has no order; freshFirst puts first attempts first, as claimed.
+        messages.sort((a, b) =>
+          claimOptions.freshFirst === true && (a.attempts === 1) !== (b.attempts === 1)
+            ? (a.attempts === 1 ? -1 : 1)
+            : byId(a, b)
+        )
+        return { token, messages }
+      }).pipe(refail("claim")),
+
+    complete,
+
+    renewLease: (token, ids, leaseFor) =>
+      sql<{ id: string | number }>`
+        UPDATE ${outbox}
+        SET locked_until = now() + ${millis(leaseFor)} * interval '1 millisecond',
+            available_at = now() + ${millis(leaseFor)} * interval '1 millisecond'
+        WHERE id = ANY(${ids.map(Number)}::bigint[]) AND locked_by = ${token}
+        RETURNING id`.withoutTransform.pipe(
+        Effect.map((rows) => rows.map((row) => String(row.id)).sort((a, b) => Number(a) - Number(b))),
+        refail("renewLease")
+      ),
+
+    wakeups,
+
+    unsettled: (ids) =>
+      sql<{ id: string | number }>`
+        SELECT id FROM ${outbox} WHERE id = ANY(${ids.map(Number)}::bigint[]) AND sent_at IS NULL ORDER BY id`
+        .withoutTransform.pipe(
+          Effect.map((rows) => rows.map((row) => String(row.id))),
+          refail("unsettled")
+        ),
+
+    deadLetters: {
+      list: (filter) =>
+        sql<DeadRow>`SELECT * FROM ${dead} WHERE id IN (${selectDeadIds(filter)}) ORDER BY id`.withoutTransform.pipe(
+          Effect.map((rows) => rows.map(toDeadLetter)),
+          refail("deadLetters.list")
+        ),
+      replay: (filter) =>
+        sql<{ count: string | number }>`
+          WITH moved AS (
+            DELETE FROM ${dead} WHERE id IN (${selectDeadIds(filter)})
+            RETURNING id, topic, key, payload, headers, created_at
+          ),
+          restored AS (
+            INSERT INTO ${outbox} (id, topic, key, payload, headers, attempts, created_at, available_at)
+            SELECT id, topic, key, payload, headers, 0, created_at, now() FROM moved
+            RETURNING id
+          )
+          SELECT count(*) AS count FROM restored, (SELECT pg_notify(${tables.channel}, 'replay')) AS wake`
+          .withoutTransform.pipe(
+            Effect.map((rows) => Number(rows[0]?.count ?? 0)),
+            refail("deadLetters.replay")
+          ),
+      purge: (filter) =>
+        sql<{ count: string | number }>`
+          WITH purged AS (DELETE FROM ${dead} WHERE id IN (${selectDeadIds(filter)}) RETURNING 1)
+          SELECT count(*) AS count FROM purged`.withoutTransform.pipe(
+          Effect.map((rows) => Number(rows[0]?.count ?? 0)),
+          refail("deadLetters.purge")
+        )
+    },
+
+    stats: sql<{ pending: string | number; in_flight: string | number; dead: string | number; oldest: number | null }>`
+      SELECT
+        count(*) FILTER (WHERE locked_by IS NULL OR locked_until <= now()) AS pending,
+        count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_until > now()) AS in_flight,
+        (SELECT count(*) FROM ${dead}) AS dead,
+        (extract(epoch FROM now() - min(created_at) FILTER (WHERE locked_by IS NULL OR locked_until <= now())) * 1000)::float8
+          AS oldest
+      FROM ${outbox} WHERE sent_at IS NULL`.withoutTransform.pipe(
+      Effect.map(([row]): Stats => ({
+        pending: Number(row?.pending ?? 0),
+        inFlight: Number(row?.in_flight ?? 0),
+        dead: Number(row?.dead ?? 0),
+        oldestPendingAgeMillis: row?.oldest === null || row?.oldest === undefined ? null : Math.max(0, Math.round(row.oldest))
+      })),
+      refail("stats")
+    )
+  })
+
+  if (retainSent !== undefined) {
+    const purgeInterval = Duration.decode(options.purgeInterval ?? Duration.minutes(1))
+    yield* sql`DELETE FROM ${outbox} WHERE sent_at < now() - ${millis(retainSent)} * interval '1 millisecond'`
+      .withoutTransform.pipe(
+        refail("purgeSent"),
+        Effect.tapError((error) => Effect.logWarning("Purging retained sent messages failed; will try again", error)),
+        Effect.ignore, // the next round tries again
+        Effect.repeat(Schedule.spaced(purgeInterval)),
+        Effect.forkScoped
+      )
+  }
+  return store
+})
+
+/**
+ * The store as a layer over `SqlClient` (migrating first unless `migrate: false`).
+ * Provide `Notifications` (e.g. `Notifications.layerPg`) for push wake-ups.
+ */
+export const layer = (options: Options = {}): Layer.Layer<OutboxStore, OutboxStoreError, SqlClient.SqlClient> =>
+  Layer.scoped(OutboxStore, make(options))
+
