@@ -1,7 +1,7 @@
 /**
  * Leadership through a Postgres advisory lock, so only one relay drains the
  * outbox. The lock is session-level, held on a dedicated connection; the
- * connection is checked every `checkInterval`, and when it is lost (the
+ * connection is checked before every claim (and every `checkInterval`), and when it is lost (the
  * server restarted, the backend was terminated) leadership is dropped at once
  * and another relay's attempt takes the lock, which Postgres released with
  * the dead session.
@@ -13,9 +13,11 @@
  */
 import { Leadership } from "@effect-outbox/core/Leadership"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 
@@ -35,27 +37,29 @@ export const layer = (options: Options = {}): Layer.Layer<Leadership, never, Sql
       const sql = yield* SqlClient.SqlClient
       const name = options.name ?? "effect-outbox:public.outbox"
       const checkInterval = Duration.decode(options.checkInterval ?? Duration.seconds(1))
-      const leader = yield* Ref.make(false)
+      // The connection holding the lock, while it does.
+      const holding = yield* Ref.make(Option.none<SqlConnection.Connection>())
 
       const holdWhileConnected = Effect.scoped(
         Effect.gen(function*() {
           const connection = yield* sql.reserve
           const query = (text: string) => connection.execute(text, [name], undefined)
+          const heartbeat = connection.execute("SELECT 1", [], undefined)
           const tryLock = Effect.map(
             query("SELECT pg_try_advisory_lock(hashtext($1)) AS locked"),
             (rows) => rows[0]?.locked === true
           )
           yield* tryLock.pipe(Effect.repeat({ schedule: Schedule.spaced(checkInterval), until: (locked) => locked }))
           yield* Effect.addFinalizer(() =>
-            Ref.set(leader, false).pipe(
+            Ref.set(holding, Option.none()).pipe(
               // Fails harmlessly when the connection is gone: the server freed the lock with it.
               Effect.zipRight(Effect.ignore(query("SELECT pg_advisory_unlock(hashtext($1))")))
             )
           )
-          yield* Ref.set(leader, true)
+          yield* Ref.set(holding, Option.some(connection))
           yield* Effect.logInfo("This relay is now the outbox leader", { lock: name })
           // Holds the lock until the connection fails (the repeat only ends with an error).
-          return yield* query("SELECT 1").pipe(Effect.repeat(Schedule.spaced(checkInterval)))
+          return yield* heartbeat.pipe(Effect.repeat(Schedule.spaced(checkInterval)))
         })
       )
 
@@ -68,6 +72,21 @@ export const layer = (options: Options = {}): Layer.Layer<Leadership, never, Sql
         Effect.orDie, // unreachable: the retry never gives up
         Effect.forkScoped
       )
-      return { isLeader: Ref.get(leader) }
+      // Asked before every claim: the lock's connection must answer now, so a
+      // relay whose session died (and whose lock Postgres freed) stops at once,
+      // not at the next background check.
+      const isLeader = Effect.flatMap(
+        Ref.get(holding),
+        Option.match({
+          onNone: () => Effect.succeed(false),
+          onSome: (connection) =>
+            connection.execute("SELECT 1", [], undefined).pipe(
+              Effect.as(true),
+              // The background check notices too, and lets go of the connection.
+              Effect.catchAll(() => Effect.succeed(false))
+            )
+        })
+      )
+      return { isLeader }
     })
   )

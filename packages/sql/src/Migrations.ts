@@ -40,10 +40,12 @@ const migrations = (tables: Tables.Tables) => ({
         last_error text,
         sent_at timestamptz
       )`.withoutTransform,
-      // Serves the claim: unsent rows in id order, with available_at checked in
-      // the index so rows waiting for a retry or under a lease cost no heap visit.
-      sql`CREATE INDEX ${sql(`${tables.outbox.split(".")[1]}_claimable`)} ON ${sql(tables.outbox)} (id, available_at) WHERE sent_at IS NULL`.withoutTransform,
-      sql`CREATE INDEX ${sql(`${tables.outbox.split(".")[1]}_sent`)} ON ${sql(tables.outbox)} (sent_at) WHERE sent_at IS NOT NULL`.withoutTransform,
+      // Serves the claim: unsent rows in id order. With `retainSent` it skips the
+      // sent rows the primary key would wade through.
+      sql`CREATE INDEX ${sql(`${tables.prefix}_claimable`)} ON ${sql(tables.outbox)} (id) WHERE sent_at IS NULL`
+        .withoutTransform,
+      sql`CREATE INDEX ${sql(`${tables.prefix}_sent`)} ON ${sql(tables.outbox)} (sent_at) WHERE sent_at IS NOT NULL`
+        .withoutTransform,
       sql`CREATE TABLE ${sql(tables.deadLetters)} (
         id bigint PRIMARY KEY,
         topic text NOT NULL,

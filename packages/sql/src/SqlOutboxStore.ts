@@ -26,7 +26,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
-import { type CompleteReport, OutboxStore, type OutboxStoreError, type Stats } from "@effect-outbox/core/OutboxStore"
+import { type ClaimOptions, type CompleteReport, OutboxStore, type OutboxStoreError, type Stats } from "@effect-outbox/core/OutboxStore"
 import { refail } from "./internal/errors.js"
 import * as Tables from "./internal/tables.js"
 import * as Migrations from "./Migrations.js"
@@ -83,6 +83,47 @@ const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
 const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
 
 const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
+
+// The claim: one statement. Leasing moves available_at to the lease's end, so
+// "claimable" is `available_at <= now()` alone; the CTE keeps the row's
+// available_at from before the claim for the returned message.
+const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: string, options: ClaimOptions) => {
+  const outbox = sql(tables.outbox)
+  const lease = millis(options.leaseFor)
+  return sql<MessageRow>`
+    WITH picked AS (
+      SELECT id, available_at FROM ${outbox}
+      WHERE sent_at IS NULL AND available_at <= now()
+      ORDER BY ${options.freshFirst === true ? sql`(attempts > 0), id` : sql`id`}
+      LIMIT ${options.batchSize}
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE ${outbox} o
+    SET attempts = o.attempts + 1, locked_by = ${token},
+        locked_until = now() + ${lease} * interval '1 millisecond',
+        available_at = now() + ${lease} * interval '1 millisecond'
+    FROM picked WHERE o.id = picked.id
+    RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
+}
+
+/**
+ * The query plan of the claim statement (`EXPLAIN`, not executed), to check
+ * that it is served by the `<prefix>_claimable` index on your data.
+ */
+export const explainClaim = Effect.fn("SqlOutboxStore.explainClaim")(function*(
+  options: Migrations.Options & { readonly batchSize?: number | undefined } = {}
+) {
+  const sql = yield* SqlClient.SqlClient
+  const tables = yield* Tables.resolve(options)
+  const [text, params] = claimStatement(sql, tables, "explain", {
+    batchSize: options.batchSize ?? 100,
+    leaseFor: Duration.seconds(30)
+  }).compile(true)
+  const rows = yield* sql.unsafe<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, params).withoutTransform.pipe(
+    refail("explainClaim")
+  )
+  return rows.map((row) => row["QUERY PLAN"])
+})
 
 /** Makes the store over the current `SqlClient`; wake-ups come from `Notifications` when provided. */
 export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options = {}) {
@@ -202,23 +243,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
     claim: (claimOptions) =>
       Effect.gen(function*() {
         const token = `${instance}-${++claims}`
-        const lease = millis(claimOptions.leaseFor)
-        const order = claimOptions.freshFirst === true ? sql`(attempts > 0), id` : sql`id`
-        const rows = yield* sql<MessageRow>`
-          WITH picked AS (
-            SELECT id, available_at FROM ${outbox}
-            WHERE sent_at IS NULL AND available_at <= now()
-            ORDER BY ${order}
-            LIMIT ${claimOptions.batchSize}
-            FOR UPDATE SKIP LOCKED
-          )
-          UPDATE ${outbox} o
-          SET attempts = o.attempts + 1, locked_by = ${token},
-              locked_until = now() + ${lease} * interval '1 millisecond',
-              available_at = now() + ${lease} * interval '1 millisecond'
-          FROM picked WHERE o.id = picked.id
-          RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
-          .withoutTransform
+        const rows = yield* claimStatement(sql, tables, token, claimOptions).withoutTransform
         const messages = rows.map(toMessage)
         // RETURNING has no order; freshFirst puts first attempts first, as claimed.
         messages.sort((a, b) =>

@@ -1,5 +1,4 @@
-import { OutboxStore } from "@effect-outbox/core"
-import { Notifications, SqlOutboxStore } from "@effect-outbox/sql"
+import { Migrations, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Layer, Random, Redacted } from "effect"
@@ -7,20 +6,31 @@ import { Effect, Layer, Random, Redacted } from "effect"
 /** The test database: the local server unless OUTBOX_TEST_DATABASE_URL says otherwise. */
 export const databaseUrl = process.env.OUTBOX_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
-/** A connection pool to the test database. Building it fails (never skips) when Postgres is down. */
-export const pgLayer = (maxConnections = 4) =>
-  PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections, applicationName: "effect-outbox-test" })
+/**
+ * A connection pool to the test database, named so tests can find (and
+ * terminate) its connections. Building it fails, never skips, when Postgres is down.
+ */
+export const pgLayer = (applicationName = "effect-outbox-test", maxConnections = 4) =>
+  PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections, applicationName })
 
-/** A fresh, unique schema name (dropped by `freshSchema`'s finalizer). */
+/** A fresh, unique schema name. */
 export const schemaName = Effect.map(Random.nextIntBetween(0, 2 ** 31), (n) => `t_${n.toString(36)}_${process.pid}`)
 
-/** Creates nothing, but drops the schema (and everything in it) when the scope closes. */
+/** Drops the schema (and everything in it) when the scope closes. */
 export const dropOnClose = (schema: string) =>
   Effect.addFinalizer(() =>
     Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`).pipe(Effect.orDie)
   )
 
-/** A migrated SQL store in its own schema, with push wake-ups, on its own pool. */
+/** A migrated schema of its own for one test, dropped at the end. */
+export const migratedSchema = Effect.gen(function*() {
+  const schema = yield* schemaName
+  yield* dropOnClose(schema)
+  yield* Migrations.run({ schema })
+  return schema
+})
+
+/** A migrated SQL store in its own schema, with push wake-ups, on its own pool (for the contract suite). */
 export const storeLayer = (options: Omit<SqlOutboxStore.Options, "schema"> = {}) =>
   Layer.unwrapScoped(
     Effect.gen(function*() {
@@ -30,4 +40,30 @@ export const storeLayer = (options: Omit<SqlOutboxStore.Options, "schema"> = {})
     })
   ).pipe(Layer.provideMerge(pgLayer()))
 
-export type StoreEnv = OutboxStore.OutboxStore | PgClient.PgClient | SqlClient.SqlClient
+/** The store on an existing schema over its own named pool: one "relay process". */
+export const storeOn = (schema: string, applicationName: string, options: Partial<SqlOutboxStore.Options> = {}) =>
+  SqlOutboxStore.layer({ schema, migrate: false, ...options }).pipe(
+    Layer.provide(Notifications.layerPg),
+    Layer.provideMerge(pgLayer(applicationName))
+  )
+
+/** Inserts `count` ~200-byte messages in one statement. */
+export const seed = (schema: string, count: number) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`INSERT INTO ${sql(`${schema}.outbox`)} (topic, payload)
+        SELECT 'order.created', jsonb_build_object('n', g, 'pad', repeat('x', 180)) FROM generate_series(1, ${count}) g`)
+
+/** Terminates every server connection of a pool, as a crash or a network cut would. */
+export const terminate = (applicationName: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${applicationName}`)
+
+/** Waits for `check` to hold, polling every 50 ms, failing after `seconds`. */
+export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, seconds = 20) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < seconds * 20; i++) {
+      if (yield* check) return
+      yield* Effect.sleep("50 millis")
+    }
+    return yield* Effect.dieMessage(`timed out after ${seconds} s waiting for ${what}`)
+  })

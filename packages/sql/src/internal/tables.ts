@@ -4,6 +4,7 @@ import { OutboxStoreError } from "@effect-outbox/core/OutboxStore"
 /** The names one outbox lives under: several outboxes can share a database by schema or prefix. */
 export interface Tables {
   readonly schema: string
+  readonly prefix: string
   readonly outbox: string
   readonly deadLetters: string
   readonly inbox: string
@@ -33,6 +34,7 @@ export const resolve = (options: {
   }
   return Effect.succeed({
     schema,
+    prefix,
     outbox: `${schema}.${prefix}`,
     deadLetters: `${schema}.${prefix}_dead_letters`,
     inbox: `${schema}.${prefix}_inbox`,
