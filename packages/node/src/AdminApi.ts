@@ -1,0 +1,138 @@
+/**
+ * The admin JSON API: outbox stats and dead letters, behind a bearer token.
+ *
+ * Every route needs `Authorization: Bearer <token>` (401 without it or with
+ * a wrong one; the comparison takes the same time wherever they differ).
+ * Without a configured token the API answers 403: it is off.
+ *
+ * - `GET /admin/stats` → `{ pending, inFlight, dead, oldestPendingAgeMillis }`
+ * - `GET /admin/dead-letters?topic=&reason=&ids=&olderThan=&limit=` →
+ *   `{ count, deadLetters: [...] }`, oldest first, at most `limit` (default 100)
+ * - `POST /admin/dead-letters/replay` and `POST /admin/dead-letters/purge`
+ *   with the same filters → `{ replayed: n }` / `{ purged: n }`; with
+ *   `dryRun=true` → `{ dryRun: true, matched: n, ids: [...] }` and nothing changes.
+ *   Without any filter they need `all=true`, so a forgotten filter cannot
+ *   purge everything.
+ *
+ * Filters: `topic`; `reason` (`Exhausted`, `Rejected`, `Undecodable`); `ids`
+ * (comma-separated); `olderThan` (died at least this long ago: `90` seconds,
+ * `15m`, `2h`, `7d`); `limit`. An unknown or malformed parameter → 400 with
+ * `{ error }` naming it. A store failure → 503.
+ *
+ * @since 0.1.0
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { OutboxStore } from "@effect-outbox/core"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import { equalSecrets } from "./internal/constantTime.js"
+import * as DeadLetterQuery from "./internal/deadLetterQuery.js"
+
+/** Admin API settings. */
+export interface Options {
+  /** The bearer token; without one the API is off (403). */
+  readonly token: Redacted.Redacted<string> | undefined
+}
+
+/** How many dead letters `GET /admin/dead-letters` lists when no `limit` is given. */
+export const defaultListLimit = 100
+
+// Bodies are built here from plain data (numbers, strings, dates, stored JSON),
+// which always serialise; a failure would be a defect, not a client error.
+const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
+
+const problem = (status: number, error: string) => json({ error }, status)
+
+const bearerToken = (authorization: string | undefined): string | undefined => {
+  const match = authorization === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(authorization)
+  return match?.[1]
+}
+
+const authorized = (options: Options) =>
+<E, R>(
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    if (options.token === undefined) {
+      return Effect.succeed(problem(403, "the admin API is off: no admin token is configured"))
+    }
+    const presented = bearerToken(request.headers["authorization"])
+    if (presented === undefined || !equalSecrets(presented, Redacted.value(options.token))) {
+      return Effect.succeed(
+        problem(401, presented === undefined ? "missing bearer token" : "invalid bearer token").pipe(
+          HttpServerResponse.setHeader("www-authenticate", "Bearer realm=\"outbox-admin\"")
+        )
+      )
+    }
+    return handler
+  })
+
+const storeFailure = (error: OutboxStore.OutboxStoreError) =>
+  Effect.as(Effect.logError("An admin request failed in the store", error), problem(503, error.message))
+
+const withQuery = <R>(
+  flags: ReadonlyArray<"dryRun" | "all">,
+  use: (query: DeadLetterQuery.Query) => Effect.Effect<HttpServerResponse.HttpServerResponse, OutboxStore.OutboxStoreError, R>
+) =>
+  Effect.flatMap(HttpServerRequest.ParsedSearchParams, (params) =>
+    Either.match(DeadLetterQuery.parse(params, flags), {
+      onLeft: (error) => Effect.succeed(problem(400, error.message)),
+      onRight: use
+    })).pipe(Effect.catchTag("OutboxStoreError", storeFailure))
+
+const store = OutboxStore.OutboxStore
+
+const change = (action: "replay" | "purge") =>
+  withQuery(["dryRun", "all"], (query) =>
+    Effect.gen(function*() {
+      if (!query.all && !DeadLetterQuery.isNarrowed(query.filter)) {
+        return problem(400, `give at least one filter (topic, reason, ids, olderThan, limit), or all=true to ${action} every dead letter`)
+      }
+      const { deadLetters } = yield* store
+      if (query.dryRun) {
+        const matched = yield* deadLetters.list(query.filter)
+        return json({ dryRun: true, matched: matched.length, ids: matched.map((letter) => letter.id) })
+      }
+      const count = yield* (action === "replay" ? deadLetters.replay(query.filter) : deadLetters.purge(query.filter))
+      yield* Effect.logInfo(`Dead letters ${action === "replay" ? "replayed" : "purged"} through the admin API`).pipe(
+        Effect.annotateLogs({ count, filter: describeFilter(query) })
+      )
+      return json(action === "replay" ? { replayed: count } : { purged: count })
+    }))
+
+const describeFilter = (query: DeadLetterQuery.Query): string =>
+  JSON.stringify({
+    ...query.filter,
+    olderThan: query.filter.olderThan === undefined ? undefined : Duration.format(query.filter.olderThan)
+  })
+
+/** The admin routes under `/admin`. */
+export const router = (options: Options): HttpRouter.HttpRouter<never, OutboxStore.OutboxStore> => {
+  const guard = authorized(options)
+  return HttpRouter.empty.pipe(
+    HttpRouter.get(
+      "/admin/stats",
+      guard(
+        Effect.flatMap(store, (s) => s.stats).pipe(
+          Effect.map((stats) => json(stats)),
+          Effect.catchTag("OutboxStoreError", storeFailure)
+        )
+      )
+    ),
+    HttpRouter.get(
+      "/admin/dead-letters",
+      guard(withQuery([], (query) =>
+        Effect.gen(function*() {
+          const filter = { ...query.filter, limit: query.filter.limit ?? defaultListLimit }
+          const letters = yield* (yield* store).deadLetters.list(filter)
+          return json({ count: letters.length, limit: filter.limit, deadLetters: letters })
+        })))
+    ),
+    HttpRouter.post("/admin/dead-letters/replay", guard(change("replay"))),
+    HttpRouter.post("/admin/dead-letters/purge", guard(change("purge")))
+  )
+}

@@ -1,0 +1,151 @@
+/**
+ * Liveness and readiness of the runner, as probes (`/healthz`, `/readyz`) can
+ * ask for them.
+ *
+ * Ready means all of:
+ * - **store**: `stats` answers within `storeTimeout`;
+ * - **relay**: the drain loop's fiber is running (see `RelayProgress.track`);
+ * - **progress**: the relay is not stuck. It is stuck when messages are
+ *   pending, the oldest has waited longer than `stallThreshold`, and the relay
+ *   has settled nothing for longer than `stallThreshold`. Messages waiting for
+ *   a retry count as pending, so keep the threshold above the longest retry
+ *   delay (the default policy's cap is 5 minutes; the default threshold is 10).
+ *
+ * Leadership is reported but never makes the runner unready: a standby
+ * replica is healthy, and is not expected to make progress.
+ *
+ * @since 0.1.0
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Leadership, OutboxStore } from "@effect-outbox/core"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { RelayProgress } from "./RelayProgress.js"
+
+/** Readiness settings. */
+export interface Options {
+  /** How long the relay may settle nothing while old messages are pending. Default 10 minutes. */
+  readonly stallThreshold?: Duration.DurationInput | undefined
+  /** How long the store may take to answer `stats`. Default 5 seconds. */
+  readonly storeTimeout?: Duration.DurationInput | undefined
+}
+
+/** The defaults of `Options`. */
+export const defaults = {
+  stallThreshold: Duration.minutes(10),
+  storeTimeout: Duration.seconds(5)
+} as const
+
+/** One check: whether it passes, and a sentence saying why. */
+export interface Check {
+  readonly ok: boolean
+  readonly detail: string
+}
+
+/** The readiness report, served as the JSON body of `/readyz`. */
+export interface Readiness {
+  readonly ready: boolean
+  readonly checks: {
+    readonly store: Check & { readonly stats: OutboxStore.Stats | null }
+    readonly relay: Check & { readonly state: "not started" | "running" | "stopped" }
+    readonly leadership: Check & { readonly leader: boolean }
+    readonly progress: Check & {
+      readonly lastProgressSecondsAgo: number
+      readonly stallThresholdSeconds: number
+    }
+  }
+}
+
+const seconds = (millis: number) => Math.round(millis / 1000)
+
+const storeCheck = (timeout: Duration.Duration) =>
+  Effect.flatMap(OutboxStore.OutboxStore, (store) => store.stats).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => `the store did not answer within ${Duration.format(timeout)}`
+    }),
+    Effect.match({
+      onFailure: (error) => ({
+        ok: false,
+        detail: typeof error === "string" ? error : error.message,
+        stats: null
+      }),
+      onSuccess: (stats) => ({
+        ok: true,
+        detail: `${stats.pending} pending, ${stats.inFlight} in flight, ${stats.dead} dead`,
+        stats
+      })
+    })
+  )
+
+/** Checks readiness (see the module comment). Never fails: a failing dependency is a failed check. */
+export const readiness: (
+  options?: Options
+) => Effect.Effect<Readiness, never, OutboxStore.OutboxStore | RelayProgress> = Effect.fn("Health.readiness")(
+  function*(options: Options = {}) {
+    const threshold = Duration.decode(options.stallThreshold ?? defaults.stallThreshold)
+    const store = yield* storeCheck(Duration.decode(options.storeTimeout ?? defaults.storeTimeout))
+    const progress = yield* (yield* RelayProgress).snapshot
+    const leadership = yield* Effect.serviceOption(Leadership.Leadership)
+    const leader = Option.isNone(leadership) ? true : yield* leadership.value.isLeader
+    const now = yield* Clock.currentTimeMillis
+
+    const relay = progress.state._tag === "Running"
+      ? { ok: true, state: "running" as const, detail: "the drain loop is running" }
+      : progress.state._tag === "Stopped"
+      ? { ok: false, state: "stopped" as const, detail: progress.state.reason }
+      : { ok: false, state: "not started" as const, detail: "the relay has not started" }
+
+    const sinceProgress = now - progress.lastProgressAt
+    const stats = store.stats
+    const stalled = relay.ok && leader && stats !== null && stats.pending > 0 &&
+      (stats.oldestPendingAgeMillis ?? 0) > Duration.toMillis(threshold) &&
+      sinceProgress > Duration.toMillis(threshold)
+    const progressDetail = stalled
+      ? `stalled: ${stats.pending} messages pending (the oldest for ${
+        seconds(stats.oldestPendingAgeMillis ?? 0)
+      } s) and nothing settled for ${seconds(sinceProgress)} s`
+      : !relay.ok
+      ? "not checked: the relay is not running"
+      : !leader
+      ? "not checked: another relay holds leadership"
+      : stats === null
+      ? "not checked: the store is unreachable"
+      : stats.pending === 0
+      ? "nothing is pending"
+      : `last settled a batch ${seconds(sinceProgress)} s ago`
+
+    const checks: Readiness["checks"] = {
+      store,
+      relay,
+      leadership: {
+        ok: true,
+        leader,
+        detail: leader ? "this relay may claim" : "standing by: another relay holds leadership"
+      },
+      progress: {
+        ok: !stalled,
+        detail: progressDetail,
+        lastProgressSecondsAgo: seconds(sinceProgress),
+        stallThresholdSeconds: seconds(Duration.toMillis(threshold))
+      }
+    }
+    return { ready: store.ok && relay.ok && !stalled, checks }
+  }
+)
+
+/**
+ * `GET /healthz` (200 while the process serves requests) and `GET /readyz`
+ * (200 when ready, 503 when not, with the `Readiness` report as JSON).
+ */
+export const router = (options: Options = {}): HttpRouter.HttpRouter<never, OutboxStore.OutboxStore | RelayProgress> =>
+  HttpRouter.empty.pipe(
+    HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
+    HttpRouter.get(
+      "/readyz",
+      Effect.map(readiness(options), (report) => HttpServerResponse.unsafeJson(report, { status: report.ready ? 200 : 503 }))
+    )
+  )

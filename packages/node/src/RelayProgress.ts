@@ -1,0 +1,119 @@
+/**
+ * What the runner knows about its relay: whether the drain loop is running,
+ * when it last settled a batch, and how many messages it settled. The
+ * readiness check reads it, so a relay that is stuck, or whose fiber died,
+ * does not look healthy.
+ *
+ * @example
+ * import { Layer } from "effect"
+ * import { RelayProgress } from "@effect-outbox/node"
+ *
+ * // The relay, tracked (instead of Relay.layer); the tracker stays available to /readyz.
+ * const RelayLive = RelayProgress.layerRelay({ batchSize: 100 }).pipe(Layer.provideMerge(RelayProgress.layer))
+ *
+ * @since 0.1.0
+ */
+import { Relay } from "@effect-outbox/core"
+import type { OutboxStore, Sender } from "@effect-outbox/core"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+
+/** Whether the relay's drain loop runs; times are `Clock` milliseconds. */
+export type State =
+  | { readonly _tag: "NotStarted" }
+  | { readonly _tag: "Running"; readonly since: number }
+  | { readonly _tag: "Stopped"; readonly at: number; readonly reason: string }
+
+/** Messages settled since the relay started. */
+export interface Totals {
+  readonly batches: number
+  readonly sent: number
+  readonly retried: number
+  readonly deadLettered: number
+  readonly fenced: number
+}
+
+/** A consistent view of the relay's progress. */
+export interface Snapshot {
+  readonly state: State
+  /**
+   * When the relay last settled at least one message (sent, scheduled a retry
+   * or dead-lettered: each proves the loop works), or when it started.
+   */
+  readonly lastProgressAt: number
+  readonly totals: Totals
+}
+
+/** The progress tracker. `track` (or `layerRelay`) feeds it; readiness and the demo read it. */
+export class RelayProgress extends Context.Tag("@effect-outbox/node/RelayProgress")<RelayProgress, {
+  readonly snapshot: Effect.Effect<Snapshot>
+  /** Records a settled batch: the relay's `RelayObserver.onBatch`. */
+  readonly record: (summary: Relay.Summary) => Effect.Effect<void>
+  readonly markRunning: Effect.Effect<void>
+  readonly markStopped: (reason: string) => Effect.Effect<void>
+}>() {}
+
+const noTotals: Totals = { batches: 0, sent: 0, retried: 0, deadLettered: 0, fenced: 0 }
+
+/** Makes a tracker; nothing has started yet. */
+export const make: Effect.Effect<Context.Tag.Service<RelayProgress>> = Effect.gen(function*() {
+  const createdAt = yield* Clock.currentTimeMillis
+  const state = yield* Ref.make<Snapshot>({ state: { _tag: "NotStarted" }, lastProgressAt: createdAt, totals: noTotals })
+  return RelayProgress.of({
+    snapshot: Ref.get(state),
+    record: (summary) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.update(state, (current) => ({
+          ...current,
+          lastProgressAt: summary.sent + summary.retried + summary.deadLettered > 0 ? now : current.lastProgressAt,
+          totals: {
+            batches: current.totals.batches + 1,
+            sent: current.totals.sent + summary.sent,
+            retried: current.totals.retried + summary.retried,
+            deadLettered: current.totals.deadLettered + summary.deadLettered,
+            fenced: current.totals.fenced + summary.fenced
+          }
+        }))),
+    // Starting resets the stall clock: a relay gets the full threshold for its first batch.
+    markRunning: Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(state, (current): Snapshot => ({ ...current, state: { _tag: "Running", since: now }, lastProgressAt: now }))),
+    markStopped: (reason) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.update(state, (current): Snapshot => ({ ...current, state: { _tag: "Stopped", at: now, reason } })))
+  })
+})
+
+/** The tracker as a layer. */
+export const layer: Layer.Layer<RelayProgress> = Layer.effect(RelayProgress, make)
+
+const describeExit = <A, E>(exit: Exit.Exit<A, E>): string =>
+  Exit.match(exit, {
+    onSuccess: () => "the relay returned",
+    onFailure: (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? "the relay was shut down"
+        : `the relay died: ${Cause.pretty(cause).split("\n")[0] ?? "unknown cause"}`
+  })
+
+/**
+ * Runs a relay (`Relay.run(options)`, or any effect that drains) while
+ * tracking it: marks it running, observes every settled batch, and marks it
+ * stopped, with why, when it ends for any reason.
+ */
+export const track = <A, E, R>(relay: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | RelayProgress> =>
+  Effect.flatMap(RelayProgress, (progress) =>
+    progress.markRunning.pipe(
+      Effect.zipRight(Effect.provideService(relay, Relay.RelayObserver, { onBatch: progress.record })),
+      Effect.onExit((exit) => progress.markStopped(describeExit(exit)))
+    ))
+
+/** `Relay.layer`, tracked: the drain loop runs in the layer's scope and reports to `RelayProgress`. */
+export const layerRelay = (
+  options: Relay.Options = {}
+): Layer.Layer<never, never, OutboxStore.OutboxStore | Sender.Sender | RelayProgress> =>
+  Layer.scopedDiscard(Effect.forkScoped(track(Relay.run(options))))
