@@ -22,7 +22,9 @@ export default defineWorkspace(
       root: source(name),
       include: ["test/**/*.test.ts"],
       testTimeout: 30_000,
-      hookTimeout: 60_000
+      hookTimeout: 60_000,
+      // The runner's tests spawn the built `outbox` binary: build it first (a no-op when up to date).
+      ...(name === "node" ? { globalSetup: [source("node/test/buildBinary.ts")] } : {})
     }
   }))
 )

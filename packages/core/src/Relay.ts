@@ -318,16 +318,29 @@ const claimBatch = (resolved: Resolved) =>
       Effect.withSpan("outbox.claim", { attributes: { "outbox.batch_limit": resolved.config.batchSize } })
     )
 
+const releaseClaim = (claim: Claim) =>
+  Effect.flatMap(OutboxStore, (store) =>
+    store.complete(claim.token, claim.messages.map((message) => Completion.Release({ id: message.id })))).pipe(
+      Effect.tapError((error) =>
+        Effect.logWarning("Could not hand back a batch claimed during shutdown; it is re-claimed when its lease expires", error)),
+      Effect.ignore // the lease is the fallback: nothing is lost
+    )
+
 /**
  * One claim and its batch, shielded from interruption once claimed: on
  * shutdown the batch may finish within `shutdownTimeout`; past that it is
- * abandoned with its lease intact (re-claimed later, never lost).
+ * abandoned with its lease intact (re-claimed later, never lost). A batch
+ * claimed just as shutdown began is released untried.
  */
 const step = (resolved: Resolved) =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
-      const claim = yield* restore(claimBatch(resolved))
+      // The claim itself runs to its end (one statement): interrupted halfway,
+      // its rows would stay leased, unseen, until the lease expired.
+      const claim = yield* claimBatch(resolved)
       if (claim.messages.length === 0) return emptySummary
+      // Stopped while claiming: hand the batch back untried instead of sending it.
+      yield* restore(Effect.void).pipe(Effect.onInterrupt(() => releaseClaim(claim)))
       // A daemon, so the interruption that stops the relay does not reach it: it is
       // either joined or, past shutdownTimeout, interrupted explicitly below.
       const batch = yield* Effect.forkDaemon(Effect.interruptible(processClaim(resolved, claim)))

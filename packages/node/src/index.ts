@@ -1,1 +1,15 @@
-export {}
+/**
+ * @effect-outbox/node: the `outbox` runner and its parts, usable as layers.
+ *
+ * @since 0.1.0
+ */
+export * as AdminApi from "./AdminApi.js"
+export * as Cli from "./Cli.js"
+export * as Health from "./Health.js"
+export * as ManagementServer from "./ManagementServer.js"
+export * as PrometheusMetrics from "./PrometheusMetrics.js"
+export * as RelayProgress from "./RelayProgress.js"
+export * as RunnerConfig from "./RunnerConfig.js"
+export * as RunnerLayers from "./RunnerLayers.js"
+export * as WebhookSender from "./WebhookSender.js"
+export * as WebhookSignature from "./WebhookSignature.js"

@@ -1,0 +1,25 @@
+/**
+ * The `outbox` command line: `run`, `migrate`, `drain`, `dead-letters`,
+ * `stats`, `demo`; `--help` on each, `--version`.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import { deadLetters } from "./commands/deadLetters.js"
+
+import { run } from "./commands/run.js"
+import { drain, migrate, stats } from "./commands/store.js"
+
+/** The root command. */
+export const outbox = Command.make("outbox").pipe(
+  Command.withDescription("The transactional outbox runner: drain an outbox table into a webhook."),
+  Command.withSubcommands([run, migrate, drain, deadLetters, stats])
+)
+
+/** The package's version, printed by `--version`. */
+export const version = "0.1.0"
+
+/** Parses `argv` (as `process.argv`) and runs the command. */
+export const cli = Command.run(outbox, { name: "outbox", version })
+
+export { InvalidFilter } from "./commands/deadLetters.js"

@@ -1,0 +1,155 @@
+/**
+ * The runner's layers, from its settings: the store on Postgres or on the
+ * embedded PGlite database, the webhook sender, leadership, and the relay
+ * with its management server. `outbox run` is `runLayer` launched.
+ *
+ * @since 0.1.0
+ */
+import { Leadership, type OutboxStore } from "@effect-outbox/core"
+import { PgliteClient } from "@effect-outbox/pglite"
+import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { scrubber } from "./internal/redact.js"
+import * as ManagementServer from "./ManagementServer.js"
+import * as PrometheusMetrics from "./PrometheusMetrics.js"
+import * as RelayProgress from "./RelayProgress.js"
+import type * as RunnerConfig from "./RunnerConfig.js"
+import * as WebhookSender from "./WebhookSender.js"
+
+/** The runner could not start: no database, a port taken. The message is safe to print. */
+export class StartupError extends Data.TaggedError("StartupError")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+// Errors from drivers may quote what they were given: keep secrets out.
+const describe = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
+  const scrub = scrubber(secrets.flatMap((secret) => {
+    const value = Redacted.value(secret)
+    const password = URL.canParse(value) ? decodeURIComponent(new URL(value).password) : ""
+    return [value, password]
+  }))
+  return (error: unknown): string => {
+    const text = error instanceof Error
+      ? [error.message, error.cause instanceof Error ? error.cause.message : ""].filter((part) => part.length > 0).join(": ")
+      : String(error)
+    return scrub(text)
+  }
+}
+
+/** Where the database is, for messages: the host of a URL, or the data directory. */
+export const describeDatabase = (database: RunnerConfig.Database): string =>
+  Option.match(database.url, {
+    onNone: () => `embedded database in ${database.dataDir}`,
+    onSome: (url) => {
+      const parsed = URL.canParse(Redacted.value(url)) ? new URL(Redacted.value(url)) : undefined
+      return parsed === undefined ? "Postgres" : `Postgres at ${parsed.host}${parsed.pathname}`
+    }
+  })
+
+/**
+ * The store (migrated unless `migrate` is false) and its `SqlClient`: on
+ * Postgres with LISTEN wake-ups when a URL is set, else on PGlite in the data directory.
+ */
+export const store = (
+  database: RunnerConfig.Database,
+  options: { readonly migrate?: boolean } = {}
+): Layer.Layer<OutboxStore.OutboxStore | SqlClient.SqlClient, StartupError> => {
+  const storeOptions = { schema: database.schema, tablePrefix: database.tablePrefix, migrate: options.migrate ?? true }
+  const explain = describe(Option.toArray(database.url))
+  const where = describeDatabase(database)
+  const layer = Option.match(database.url, {
+    onSome: (url) =>
+      SqlOutboxStore.layer(storeOptions).pipe(
+        Layer.provide(Notifications.layerPg),
+        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox" }))
+      ),
+    onNone: () =>
+      SqlOutboxStore.layer(storeOptions).pipe(
+        Layer.provide(Layer.unwrapEffect(Effect.map(PgliteClient.PgliteClient, (client) => Notifications.layerFrom(client.listen)))),
+        Layer.provideMerge(PgliteClient.layer({ dataDir: database.dataDir }))
+      )
+  })
+  return Layer.catchAll(layer, (error) =>
+    Layer.fail(new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` })))
+}
+
+/** Requests in flight at once per batch. */
+const webhookConcurrency = 10
+
+/** The webhook sender for the settings. */
+export const sender = (settings: RunnerConfig.SenderSettings, sendTimeout: RunnerConfig.RelaySettings["sendTimeout"]) =>
+  WebhookSender.layer({
+    url: Redacted.value(settings.url),
+    secret: Option.getOrUndefined(settings.signingSecret),
+    timeout: sendTimeout,
+    concurrency: webhookConcurrency
+  }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici),
+    Layer.mapError((error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
+  )
+
+/** Leadership per the settings: advisory-lock needs a Postgres server. */
+export const leadership = (
+  relay: RunnerConfig.RelaySettings,
+  database: RunnerConfig.Database
+): Layer.Layer<Leadership.Leadership, StartupError, SqlClient.SqlClient> => {
+  if (relay.leadership === "always") return Leadership.always
+  if (Option.isNone(database.url)) {
+    return Layer.fail(new StartupError({
+      reason: "Invalid OUTBOX_LEADERSHIP (--leadership): advisory-lock needs OUTBOX_DATABASE_URL (a Postgres server); the embedded database has one process"
+    }))
+  }
+  return AdvisoryLock.layer({ name: `effect-outbox:${database.schema}.${database.tablePrefix}` })
+}
+
+/** Everything `outbox run` runs: the relay (tracked for readiness) and the management server. */
+export const runLayer = (settings: {
+  readonly database: RunnerConfig.Database
+  readonly relay: RunnerConfig.RelaySettings
+  readonly sender: RunnerConfig.SenderSettings
+  readonly http: RunnerConfig.HttpSettings
+}) => {
+  const relay = RelayProgress.layerRelay({
+    batchSize: settings.relay.batchSize,
+    concurrency: settings.relay.concurrency,
+    pollInterval: settings.relay.pollInterval,
+    leaseFor: settings.relay.lease,
+    // OUTBOX_SEND_TIMEOUT bounds one request; the relay's timeout bounds a whole
+    // batch, sent `webhookConcurrency` requests at a time.
+    sendTimeout: Duration.times(settings.relay.sendTimeout, Math.ceil(settings.relay.batchSize / webhookConcurrency) + 1),
+    shutdownTimeout: settings.relay.shutdownTimeout,
+    retryPolicy: settings.relay.retryPolicy
+  })
+  const http = settings.http.port === undefined
+    ? Layer.empty
+    : ManagementServer.layer({
+      port: settings.http.port,
+      adminToken: Option.getOrUndefined(settings.http.adminToken),
+      readiness: { stallThreshold: settings.http.stallThreshold }
+    }).pipe(
+      Layer.provide(PrometheusMetrics.layer()),
+      Layer.mapError((error) =>
+        new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
+      Layer.tap((context) =>
+        Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
+          url: Context.get(context, ManagementServer.ManagementServer).url
+        }))
+    )
+  return Layer.mergeAll(relay, http).pipe(
+    Layer.provide(RelayProgress.layer),
+    Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
+    Layer.provide(leadership(settings.relay, settings.database)),
+    Layer.provideMerge(store(settings.database))
+  )
+}

@@ -1,0 +1,40 @@
+import * as Command from "@effect/cli/Command"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as RunnerConfig from "../RunnerConfig.js"
+import * as RunnerLayers from "../RunnerLayers.js"
+import { databaseFlags, settingFlags, withSettingsFrom } from "./flags.js"
+
+const relayFlags = settingFlags(
+  "sender",
+  "signingSecret",
+  "batchSize",
+  "concurrency",
+  "pollInterval",
+  "lease",
+  "sendTimeout",
+  "shutdownTimeout",
+  "retry",
+  "leadership",
+  "httpPort",
+  "adminToken",
+  "stallThreshold"
+)
+
+/** `outbox run`: drain the outbox into the sender until SIGTERM/SIGINT. */
+export const run = Command.make("run", { database: databaseFlags, relay: relayFlags }, (flags) =>
+  Effect.gen(function*() {
+    const database = yield* RunnerConfig.database
+    const settings = {
+      database,
+      relay: yield* RunnerConfig.relay,
+      sender: yield* RunnerConfig.sender,
+      http: yield* RunnerConfig.http
+    }
+    yield* Effect.logInfo(`Relaying from the ${RunnerLayers.describeDatabase(database)}`)
+    return yield* Layer.launch(RunnerLayers.runLayer(settings))
+  }).pipe(withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
+    Command.withDescription(
+      "Drain the outbox into the sender until SIGTERM/SIGINT (then finish in-flight batches and exit 0). Serves /healthz, /readyz, /metrics and the admin API."
+    )
+  )

@@ -1,0 +1,82 @@
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { OutboxStore, Relay } from "@effect-outbox/core"
+import { Migrations } from "@effect-outbox/sql"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as RunnerConfig from "../RunnerConfig.js"
+import * as RunnerLayers from "../RunnerLayers.js"
+import { databaseFlags, settingFlags, withSettingsFrom } from "./flags.js"
+
+/** Runs `effect` with the store (not migrating unless asked). */
+const withStore = (options: { readonly migrate: boolean }) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(RunnerConfig.database, (database) =>
+    Effect.provide(effect, RunnerLayers.store(database, options)))
+
+/** `outbox migrate`: create or update the outbox tables. */
+export const migrate = Command.make("migrate", { database: databaseFlags }, (flags) =>
+  Effect.gen(function*() {
+    const database = yield* RunnerConfig.database
+    const applied = yield* Migrations.run({ schema: database.schema, tablePrefix: database.tablePrefix }).pipe(
+      Effect.provide(RunnerLayers.store(database, { migrate: false }))
+    )
+    yield* Console.log(
+      applied.length === 0
+        ? `Outbox tables are up to date (${RunnerLayers.describeDatabase(database)}).`
+        : `Applied ${applied.map(([id, name]) => `${id}_${name}`).join(", ")} (${RunnerLayers.describeDatabase(database)}).`
+    )
+  }).pipe(withSettingsFrom(flags.database))).pipe(
+    Command.withDescription("Create or update the outbox tables. Safe to run again, and from several processes at once.")
+  )
+
+/** `outbox stats`: pending, in flight, dead, oldest pending age, as JSON. */
+export const stats = Command.make("stats", { database: databaseFlags }, (flags) =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore.OutboxStore
+    yield* Console.log(JSON.stringify(yield* store.stats))
+  }).pipe(withStore({ migrate: true }), withSettingsFrom(flags.database))).pipe(
+    Command.withDescription("Print pending, in-flight and dead message counts and the oldest pending age, as JSON.")
+  )
+
+const drainFlags = settingFlags("sender", "signingSecret", "batchSize", "lease", "sendTimeout", "retry")
+
+/** `outbox drain [--once]`: deliver what is claimable now, then exit. */
+export const drain = Command.make(
+  "drain",
+  {
+    database: databaseFlags,
+    relay: drainFlags,
+    once: Options.boolean("once").pipe(Options.withDescription("Claim, send and settle one batch only."))
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      const database = yield* RunnerConfig.database
+      const relay = yield* RunnerConfig.relay
+      const sender = yield* RunnerConfig.sender
+      const options: Relay.Options = {
+        batchSize: relay.batchSize,
+        leaseFor: relay.lease,
+        sendTimeout: relay.sendTimeout,
+        retryPolicy: relay.retryPolicy
+      }
+      const totals = { claimed: 0, sent: 0, retried: 0, deadLettered: 0, fenced: 0 }
+      yield* Effect.gen(function*() {
+        for (;;) {
+          const step = yield* Relay.drainOnce(options)
+          for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += step[key]
+          if (flags.once || step.claimed === 0) return
+        }
+      }).pipe(
+        Effect.provide(Layer.merge(RunnerLayers.store(database), RunnerLayers.sender(sender, relay.sendTimeout)))
+      )
+      yield* Console.log(JSON.stringify(totals))
+    }).pipe(withSettingsFrom({ ...flags.database, ...flags.relay }))
+).pipe(
+  Command.withDescription(
+    "Deliver what is claimable now and exit (retries that come due later stay for the next run); --once: a single batch. Prints the totals as JSON."
+  )
+)
+
+export { withStore }
