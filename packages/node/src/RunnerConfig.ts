@@ -151,8 +151,8 @@ export const settings = {
     env: "OUTBOX_STALL_THRESHOLD",
     flag: "stall-threshold",
     description: "Not ready when messages wait and the relay settled nothing for this long.",
-    expected: "a duration such as 2m",
-    default: "2m"
+    expected: "a duration such as 10m",
+    default: "10m"
   })
 } as const
 

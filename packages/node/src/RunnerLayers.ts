@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Leadership, type OutboxStore } from "@effect-outbox/core"
+import { Leadership, type OutboxStore, type Relay } from "@effect-outbox/core"
 import { PgliteClient } from "@effect-outbox/pglite"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -113,6 +113,19 @@ export const leadership = (
   return AdvisoryLock.layer({ name: `effect-outbox:${database.schema}.${database.tablePrefix}` })
 }
 
+/** The relay's options from the settings. */
+export const relayOptions = (relay: RunnerConfig.RelaySettings): Relay.Options => ({
+  batchSize: relay.batchSize,
+  concurrency: relay.concurrency,
+  pollInterval: relay.pollInterval,
+  leaseFor: relay.lease,
+  // OUTBOX_SEND_TIMEOUT bounds one request; the relay's timeout bounds a whole
+  // batch, sent `webhookConcurrency` requests at a time.
+  sendTimeout: Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / webhookConcurrency) + 1),
+  shutdownTimeout: relay.shutdownTimeout,
+  retryPolicy: relay.retryPolicy
+})
+
 /** Everything `outbox run` runs: the relay (tracked for readiness) and the management server. */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
@@ -120,17 +133,7 @@ export const runLayer = (settings: {
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
 }) => {
-  const relay = RelayProgress.layerRelay({
-    batchSize: settings.relay.batchSize,
-    concurrency: settings.relay.concurrency,
-    pollInterval: settings.relay.pollInterval,
-    leaseFor: settings.relay.lease,
-    // OUTBOX_SEND_TIMEOUT bounds one request; the relay's timeout bounds a whole
-    // batch, sent `webhookConcurrency` requests at a time.
-    sendTimeout: Duration.times(settings.relay.sendTimeout, Math.ceil(settings.relay.batchSize / webhookConcurrency) + 1),
-    shutdownTimeout: settings.relay.shutdownTimeout,
-    retryPolicy: settings.relay.retryPolicy
-  })
+  const relay = RelayProgress.layerRelay(relayOptions(settings.relay))
   const http = settings.http.port === undefined
     ? Layer.empty
     : ManagementServer.layer({
