@@ -23,9 +23,11 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Compiler from "./internal/compiler.js"
+import * as DataDirLock from "./internal/dataDirLock.js"
 import { type Guard, makeConnection, type PgliteConnection, toSqlError } from "./internal/connection.js"
 import { subscribe } from "./internal/listen.js"
 import * as NodePgTypes from "./internal/nodePgTypes.js"
+import * as SessionLock from "./internal/sessionLock.js"
 
 const ATTR_DB_SYSTEM_NAME = "db.system.name"
 const ATTR_DB_NAMESPACE = "db.namespace"
@@ -100,28 +102,28 @@ export const make = (
   Effect.gen(function*() {
     const db = yield* open(config)
 
-    // The session permit. A plain statement takes it for its own run; a
+    // The session lock. A plain statement takes it for its own run; a
     // transaction (or `sql.reserve`) takes it for its whole scope, so no other
     // fiber's statement runs between its BEGIN and its COMMIT.
-    const session = yield* Effect.makeSemaphore(1)
-    const connection = makeConnection(db, session.withPermits(1))
+    const session = SessionLock.make()
+    const connection = makeConnection(db, session.withLock)
     const transactionConnection = makeConnection(db, (effect) => effect)
     const transactionAcquirer = Effect.uninterruptibleMask((restore) =>
       Effect.zipRight(
-        restore(session.take(1)),
-        Effect.addFinalizer(() => session.release(1))
+        restore(session.take),
+        Effect.addFinalizer(() => session.release)
       )
     ).pipe(Effect.as(transactionConnection))
 
     // Runs `effect` holding the session, or as it is in the fiber that holds it
-    // through a transaction (waiting for its own permit would never end).
+    // through a transaction (waiting for the lock it holds would never end).
     const exclusive: Guard = (effect) =>
       Effect.flatMap(
         Effect.serviceOption(SqlClient.TransactionConnection),
         (transaction) =>
           Option.isSome(transaction) && transaction.value[0] === transactionConnection
             ? effect
-            : session.withPermits(1)(effect)
+            : session.withLock(effect)
       )
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
@@ -140,7 +142,7 @@ export const make = (
         : Statement.defaultTransforms(config.transformResultNames, config.transformJson).array
     })
 
-    const withTransaction = makeWithTransaction(transactionAcquirer, transactionConnection, spanAttributes)
+    const withTransaction = makeWithTransaction(session, transactionConnection, spanAttributes)
     const listenScoped = Effect.fn("PgliteClient.listenScoped")((channel: string) => subscribe(db, exclusive, channel))
 
     return Object.assign(client, {
@@ -158,22 +160,28 @@ export const make = (
 
 /**
  * `withTransaction` as `@effect/sql` builds it (nested calls become savepoints),
- * except that COMMIT is checked: Postgres answers COMMIT with ROLLBACK when a
- * statement failed inside the transaction and the error was caught, and that
- * must not pass for success.
+ * with two differences. Waiting for the session can be interrupted (`@effect/sql`
+ * acquires the connection uninterruptibly, and here the wait lasts as long as
+ * another fiber's whole transaction). And COMMIT is checked: Postgres answers
+ * COMMIT with ROLLBACK when a statement failed inside the transaction and the
+ * error was caught, and that must not pass for success.
  */
 const makeWithTransaction = (
-  transactionAcquirer: Effect.Effect<PgliteConnection, never, Scope.Scope>,
+  session: SessionLock.SessionLock,
   transactionConnection: PgliteConnection,
   spanAttributes: ReadonlyArray<readonly [string, unknown]>
 ) =>
   SqlClient.makeWithTransaction({
     transactionTag: SqlClient.TransactionConnection,
     spanAttributes,
-    acquireConnection: Effect.flatMap(
-      Scope.make(),
-      (scope) => Effect.map(Scope.extend(transactionAcquirer, scope), (conn) => [scope, conn] as const)
-    ),
+    // Runs uninterruptibly but for the wait itself, so that once the lock is
+    // taken its release is registered with the transaction's scope.
+    acquireConnection: Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      yield* Effect.interruptible(session.take)
+      yield* Scope.addFinalizer(scope, session.release)
+      return [scope, transactionConnection] as const
+    }),
     begin: (conn) => conn.executeUnprepared("BEGIN", [], undefined),
     savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
     // Every transaction runs on the one transaction connection.
@@ -188,7 +196,9 @@ const open = (config: PgliteClientConfig): Effect.Effect<PGlite, SqlError, Scope
     serializers: { ...NodePgTypes.serializers, ...config.serializers },
     ...(config.dataDir === undefined ? {} : { dataDir: config.dataDir })
   }
-  return Effect.acquireRelease(
+  const directory = DataDirLock.nodeDirectory(config.dataDir)
+  const lock = directory === undefined ? Effect.void : DataDirLock.acquire(directory)
+  return Effect.zipRight(lock, Effect.acquireRelease(
     Effect.tryPromise({
       try: () => PGlite.create(options),
       catch: (cause) =>
@@ -206,7 +216,7 @@ const open = (config: PgliteClientConfig): Effect.Effect<PGlite, SqlError, Scope
         try: () => db.close(),
         catch: (cause) => toSqlError("PgliteClient: failed to close the database", cause)
       }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
-  )
+  ))
 }
 
 /** Provides `PgliteClient` and `SqlClient` on one PGlite database (in memory without `dataDir`). */

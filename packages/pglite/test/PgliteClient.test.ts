@@ -1,7 +1,25 @@
 import { PgliteClient } from "@effect-outbox/pglite"
 import { SqlClient } from "@effect/sql"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
-import { Cause, Chunk, Deferred, Effect, Exit, Fiber, Option, Ref, Stream, String as Str, Tracer } from "effect"
+import {
+  Cause,
+  Chunk,
+  Config,
+  ConfigError,
+  ConfigProvider,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Ref,
+  Stream,
+  String as Str,
+  Tracer
+} from "effect"
+import { spawnSync } from "node:child_process"
+import { existsSync, writeFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -192,6 +210,46 @@ layer(PgliteClient.layer(), { excludeTestServices: true, timeout: "60 seconds" }
       expect(yield* Ref.get(events)).toEqual(["transaction rolling back", "other statement done"])
     }))
 
+  it.scoped("a fiber issuing statements back to back does not starve another", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const stop = yield* Deferred.make<void>()
+      const busy = yield* Effect.fork(
+        sql`SELECT 1`.pipe(Effect.zipRight(Deferred.isDone(stop)), Effect.repeat({ until: (done) => done }))
+      )
+      const rows = yield* sql`SELECT 2 AS n`.pipe(
+        Effect.timeoutFail({ duration: deadline, onTimeout: () => "starved" })
+      )
+      yield* Deferred.succeed(stop, undefined)
+      yield* Fiber.join(busy)
+      expect(rows).toEqual([{ n: 2 }])
+    }))
+
+  it.scoped("statements interrupted while waiting for the session leave it usable", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const opened = yield* Deferred.make<void>()
+      const finish = yield* Deferred.make<void>()
+      const transaction = yield* Effect.fork(sql.withTransaction(
+        Effect.zipRight(Deferred.succeed(opened, undefined), Deferred.await(finish))
+      ))
+      yield* Deferred.await(opened)
+      const waitingStatement = yield* Effect.fork(sql`SELECT 1`)
+      const waitingTransaction = yield* Effect.fork(sql.withTransaction(sql`SELECT 1`))
+      for (const fiber of [waitingStatement, waitingTransaction]) {
+        yield* Fiber.status(fiber).pipe(Effect.repeat({ until: (status) => status._tag === "Suspended" }))
+        yield* Fiber.interrupt(fiber).pipe(
+          Effect.timeoutFail({ duration: deadline, onTimeout: () => "the wait for the session is not interruptible" })
+        )
+      }
+      yield* Deferred.succeed(finish, undefined)
+      yield* Fiber.join(transaction)
+      const rows = yield* sql`SELECT 3 AS n`.pipe(
+        Effect.timeoutFail({ duration: deadline, onTimeout: () => "session lock leaked" })
+      )
+      expect(rows).toEqual([{ n: 3 }])
+    }))
+
   it.scoped("streams rows, and other statements run while the stream is consumed", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -237,13 +295,21 @@ layer(PgliteClient.layer(), { excludeTestServices: true, timeout: "60 seconds" }
       const first = yield* Effect.fork(client.listen("stop_test").pipe(Stream.take(1), Stream.runCollect))
       // LISTEN runs when the stream starts: notify until it is heard.
       yield* client.notify("stop_test", "hello").pipe(
-        Effect.repeat({ until: () => Option.isSome(first.unsafePoll()) }),
+        Effect.zipRight(Fiber.poll(first)),
+        Effect.repeat({ until: Option.isSome }),
         Effect.timeoutFail({ duration: deadline, onTimeout: () => "not heard in time" })
       )
       expect(Chunk.toReadonlyArray(yield* Fiber.join(first))).toContain("hello")
       const [listening] = yield* client<{ channels: ReadonlyArray<string> }>`
         SELECT coalesce(array_agg(c), '{}') AS channels FROM pg_listening_channels() AS c`
       expect(listening?.channels).not.toContain("stop_test")
+    }))
+
+  it.effect("listen refuses a channel name it could not match", () =>
+    Effect.gen(function*() {
+      const client = yield* PgliteClient.PgliteClient
+      const error = yield* client.listen("a\"b").pipe(Stream.runDrain, Effect.flip)
+      expect(error.message).toContain("channel names with a double quote are not supported")
     }))
 
   it.scoped("advisory locks work (re-entrant: every fiber shares the one session)", () =>
@@ -326,13 +392,16 @@ layer(
     }))
 })
 
+/** A fresh temporary directory, removed when the scope closes. */
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "pglite-client-test-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+)
+
 describe("PgliteClient with a data directory", () => {
   it.live("keeps what was committed across close and reopen", () =>
     Effect.gen(function*() {
-      const dataDir = yield* Effect.acquireRelease(
-        Effect.promise(() => mkdtemp(join(tmpdir(), "pglite-client-test-"))),
-        (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-      )
+      const dataDir = yield* tempDir
       const session = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
         Effect.provide(effect, PgliteClient.layer({ dataDir }))
 
@@ -347,5 +416,45 @@ describe("PgliteClient with a data directory", () => {
 
       const rows = yield* session(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT id, payload FROM kept ORDER BY id`))
       expect(rows).toEqual([{ id: "1", payload: { n: 1 } }, { id: "2", payload: { n: 2 } }])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("opens a directory for one instance at a time, taking over a lock left by a crash", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDir
+      const lockFile = join(dataDir, "pglite.lock")
+      const open = Layer.build(PgliteClient.layer({ dataDir })).pipe(Effect.scoped, Effect.flip)
+
+      // A lock held by a process that runs (this test's parent) keeps the directory.
+      writeFileSync(lockFile, String(process.ppid))
+      expect((yield* open).message).toContain(`is in use by process ${process.ppid}`)
+
+      // A lock left by a process that has exited is taken over.
+      writeFileSync(lockFile, String(spawnSync(process.execPath, ["-e", ""]).pid))
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        expect(yield* sql`SELECT 1 AS n`).toEqual([{ n: 1 }])
+        // A second instance in this process would corrupt the open one.
+        expect((yield* open).message).toContain("is already open in this process")
+      }).pipe(Effect.provide(PgliteClient.layer({ dataDir })))
+
+      // Closing released the lock.
+      expect(existsSync(lockFile)).toBe(false)
+    }).pipe(Effect.scoped), 60_000)
+})
+
+describe("PgliteClient.layerConfig", () => {
+  it.live("reads its settings through Config, failing before opening anything when one is missing", () =>
+    Effect.gen(function*() {
+      const layer = PgliteClient.layerConfig({ dataDir: Config.string("PGLITE_TEST_DATA_DIR") })
+      const missing = yield* Layer.build(layer).pipe(Effect.scoped, Effect.flip)
+      assert(ConfigError.isConfigError(missing))
+      expect(String(missing)).toContain("PGLITE_TEST_DATA_DIR")
+
+      const dataDir = yield* tempDir
+      yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE configured (n int)`).pipe(
+        Effect.provide(layer),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["PGLITE_TEST_DATA_DIR", dataDir]])))
+      )
+      expect(existsSync(join(dataDir, "PG_VERSION"))).toBe(true)
     }).pipe(Effect.scoped), 60_000)
 })

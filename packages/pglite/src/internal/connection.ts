@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 
 /**
- * How a connection reaches the single session: by taking the session permit
+ * How a connection reaches the single session: by taking the session lock
  * around each statement, or as-is when its holder (a transaction) already has it.
  */
 export type Guard = <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
@@ -25,7 +25,7 @@ export interface PgliteConnection extends Connection {
 
 /** Makes a connection whose every call into PGlite goes through `guard`. */
 export const makeConnection = (db: PGlite, guard: Guard): PgliteConnection => {
-  // Uninterruptible: the permit must not be released while PGlite still runs the
+  // Uninterruptible: the lock must not be released while PGlite still runs the
   // statement, or the next holder's statement would queue behind it inside
   // PGlite. A PGlite statement runs on this thread and cannot be cancelled anyway.
   const attempt = <A>(evaluate: () => Promise<A>): Effect.Effect<A, SqlError> =>
