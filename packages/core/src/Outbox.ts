@@ -92,8 +92,10 @@ export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore
       const traceparent = yield* currentTraceparent
       const messages = yield* Effect.forEach(publications, (publication) => encodeOne(publication, traceparent))
       const ids = yield* store.append(messages)
-      for (const message of messages) {
-        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.published, message.topic))
+      const perTopic = new Map<string, number>()
+      for (const message of messages) perTopic.set(message.topic, (perTopic.get(message.topic) ?? 0) + 1)
+      for (const [topic, count] of perTopic) {
+        yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.published, topic), count)
       }
       return ids
     }).pipe(Effect.withSpan("outbox.publish", { attributes: { "outbox.count": publications.length } }))

@@ -59,6 +59,19 @@ export const lag = Metric.histogram(
 /** Messages pending in the store, as last observed. */
 export const pending = Metric.gauge("outbox_pending", { description: "Messages pending in the outbox" })
 
+// Tagging builds a new metric key each time: keep one per metric and topic (topics are few).
+const tagged = new WeakMap<object, Map<string, unknown>>()
+
 /** Tags a per-topic counter with its topic. */
-export const forTopic = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string) =>
-  Metric.tagged(metric, "topic", topic)
+export const forTopic = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, topic: string): Metric.Metric<Type, In, Out> => {
+  let byTopic = tagged.get(metric)
+  if (byTopic === undefined) {
+    byTopic = new Map()
+    tagged.set(metric, byTopic)
+  }
+  const known = byTopic.get(topic)
+  if (known !== undefined) return known as Metric.Metric<Type, In, Out> // stored under this very metric just below
+  const made = Metric.tagged(metric, "topic", topic)
+  byTopic.set(topic, made)
+  return made
+}

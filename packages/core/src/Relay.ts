@@ -217,23 +217,33 @@ const recordOutcome = Effect.fnUntraced(function*(
   const sink = yield* Effect.serviceOption(DeadLetterSink)
   const now = yield* Clock.currentTimeMillis
   const messages = new Map(batch.map((message) => [message.id, message]))
+  // Counted per topic first: one metric update per topic and kind, not per message.
+  const counts = new Map<string, { sent: number; failed: number; retried: number; dead: number }>()
+  const countFor = (topic: string) => {
+    let count = counts.get(topic)
+    if (count === undefined) {
+      count = { sent: 0, failed: 0, retried: 0, dead: 0 }
+      counts.set(topic, count)
+    }
+    return count
+  }
   for (const completion of completions) {
     const message = messages.get(completion.id)
     if (message === undefined || !completedIds.has(completion.id)) continue
-    const topic = message.topic
+    const count = countFor(message.topic)
     switch (completion._tag) {
       case "Ack": {
-        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.sent, topic))
+        count.sent++
         yield* Metric.update(OutboxMetrics.lag, (now - message.createdAt.getTime()) / 1000)
         break
       }
       case "Retry": {
-        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.failed, topic))
-        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.retried, topic))
+        count.failed++
+        count.retried++
         yield* Effect.logDebug("Delivery failed; will retry").pipe(
           Effect.annotateLogs({
             messageId: message.id,
-            topic,
+            topic: message.topic,
             attempt: message.attempts,
             retryIn: Duration.format(completion.delay),
             error: completion.error
@@ -242,14 +252,12 @@ const recordOutcome = Effect.fnUntraced(function*(
         break
       }
       case "DeadLetter": {
-        if (completion.reason === "Exhausted") {
-          yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.failed, topic))
-        }
-        yield* Metric.increment(OutboxMetrics.forTopic(OutboxMetrics.deadLettered, topic))
+        if (completion.reason === "Exhausted") count.failed++
+        count.dead++
         yield* Effect.logWarning("Message dead-lettered").pipe(
           Effect.annotateLogs({
             messageId: message.id,
-            topic,
+            topic: message.topic,
             attempts: message.attempts,
             reason: completion.reason,
             error: completion.error
@@ -270,6 +278,12 @@ const recordOutcome = Effect.fnUntraced(function*(
       case "Release":
         break
     }
+  }
+  for (const [topic, count] of counts) {
+    if (count.sent > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.sent, topic), count.sent)
+    if (count.failed > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.failed, topic), count.failed)
+    if (count.retried > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.retried, topic), count.retried)
+    if (count.dead > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.deadLettered, topic), count.dead)
   }
 })
 

@@ -156,6 +156,8 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
   const complete = (token: string, completions: ReadonlyArray<Parameters<OutboxStore["Type"]["complete"]>[1][number]>) =>
     Effect.gen(function*() {
       if (completions.length === 0) return { completed: [], fenced: [] } satisfies CompleteReport
+      // The common case, a batch all delivered, is a plain fenced DELETE.
+      const allAcked = retainSent === undefined && completions.every((completion) => completion._tag === "Ack")
       const ids: Array<number> = []
       const kinds: Array<string> = []
       const delays: Array<number> = []
@@ -169,7 +171,10 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         errors.push(completion._tag === "Retry" || completion._tag === "DeadLetter" ? completion.error : null)
       }
       // One statement settles the batch; every branch is fenced by the claim's token.
-      const rows = yield* sql<{ id: string | number }>`
+      const rows = allAcked
+        ? yield* sql<{ id: string | number }>`
+          DELETE FROM ${outbox} WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`.withoutTransform
+        : yield* sql<{ id: string | number }>`
         WITH input AS (
           SELECT * FROM unnest(${ids}::bigint[], ${kinds}::text[], ${delays}::float8[], ${reasons}::text[], ${errors}::text[])
             AS t(id, kind, delay_ms, reason, error)
@@ -220,6 +225,20 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
     append: (messages) =>
       Effect.gen(function*() {
         if (messages.length === 0) return []
+        const [single] = messages
+        if (messages.length === 1 && single !== undefined) {
+          // One message (the usual publish): plain VALUES, no arrays to build or unnest.
+          const rows = yield* sql<{ id: string | number }>`
+            WITH inserted AS (
+              INSERT INTO ${outbox} (topic, key, payload, headers, available_at)
+              VALUES (${single.topic}, ${single.key}, ${JSON.stringify(single.payload)}::jsonb,
+                      ${JSON.stringify(single.headers)}::jsonb,
+                      now() + ${single.delay === undefined ? 0 : millis(single.delay)} * interval '1 millisecond')
+              RETURNING id
+            )
+            SELECT id FROM inserted, (SELECT pg_notify(${tables.channel}, 'append')) AS wake`.withoutTransform
+          return rows.map((row) => String(row.id))
+        }
         const topics = messages.map((m) => m.topic)
         const keys = messages.map((m) => m.key)
         const payloads = messages.map((m) => JSON.stringify(m.payload))

@@ -1,0 +1,61 @@
+/**
+ * Publish cost: transactions inserting a business row (a) alone, (b) with a
+ * hand-written outbox INSERT + pg_notify (one statement, as the library does),
+ * (c) with `Outbox.publish`. All through the same @effect/sql client and pool,
+ * so only the library's own work differs between (b) and (c).
+ */
+import { Outbox } from "@effect-outbox/core"
+import { SqlOutboxStore } from "@effect-outbox/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Effect, Layer } from "effect"
+import { type Figure, ratio, withSchema } from "./harness.js"
+import { migrate, order, OrderCreated, pgLayer, publishRate } from "./library.js"
+
+export const measure = (schema: string, count: number, database: Layer.Layer<SqlClient.SqlClient, unknown>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE IF NOT EXISTS ${sql(`${schema}.orders`)} (id bigserial PRIMARY KEY, customer text NOT NULL, total numeric NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`
+    const orders = sql(`${schema}.orders`)
+    const outbox = sql(`${schema}.outbox`)
+    const insertOrder = (n: number) => sql`INSERT INTO ${orders} (customer, total) VALUES (${`customer-${n % 1000}`}, ${n * 1.5})`
+    const alone = (n: number) => sql.withTransaction(insertOrder(n))
+    const byHand = (n: number) =>
+      sql.withTransaction(Effect.zipRight(
+        insertOrder(n),
+        sql`WITH inserted AS (
+              INSERT INTO ${outbox} (topic, payload, headers) VALUES ('order.created', ${JSON.stringify(order(n))}::jsonb, '{}'::jsonb)
+              RETURNING id)
+            SELECT id FROM inserted, (SELECT pg_notify(${`${schema}.outbox`}, 'append')) AS wake`
+      ))
+    const withLibrary = (n: number) => sql.withTransaction(Effect.zipRight(insertOrder(n), Outbox.publish(OrderCreated, order(n))))
+    const figures: Array<Figure> = []
+    for (const fibers of [1, 8]) {
+      // Warm up each path once, then measure in the order a, b, c.
+      for (const write of [alone, byHand, withLibrary]) yield* publishRate(Math.min(100, count), fibers, write)
+      const a = yield* publishRate(count, fibers, alone)
+      const b = yield* publishRate(count, fibers, byHand)
+      const c = yield* publishRate(count, fibers, withLibrary)
+      const mode = fibers === 1 ? "sequential" : `${fibers} concurrent fibers`
+      figures.push(
+        { group: "publish", name: `(a) order row alone, ${mode}`, value: a, unit: "tx/s" },
+        { group: "publish", name: `(b) + hand-written outbox insert and pg_notify, ${mode}`, value: b, unit: "tx/s" },
+        {
+          group: "publish",
+          name: `(c) + Outbox.publish, ${mode}`,
+          value: c,
+          unit: "tx/s",
+          // Cost is time per transaction: (c)/(b) of cost is b/c of rate.
+          versus: { name: "cost vs (b)", value: b, ratio: ratio(b, c) },
+          note: `cost ${ratio(a, c).toFixed(2)}× (a)`,
+          target: "cost ≤ 1.05× (b)"
+        }
+      )
+    }
+    return figures
+  }).pipe(Effect.provide(Layer.provideMerge(Outbox.layer, SqlOutboxStore.layer({ schema, migrate: false })).pipe(Layer.provideMerge(database))))
+
+export const run = (quick: boolean): Promise<Array<Figure>> =>
+  withSchema("publish", async (schema) => {
+    await Effect.runPromise(migrate(schema))
+    return Effect.runPromise(measure(schema, quick ? 1_000 : 4_000, pgLayer(8)).pipe(Effect.scoped))
+  })
