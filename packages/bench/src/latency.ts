@@ -8,7 +8,7 @@ import { Outbox, Relay, Sender } from "@effect-outbox/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Layer } from "effect"
 import { client, type Figure, now, percentile, ratio, withSchema } from "./harness.js"
-import { migrate, order, OrderCreated, pgLayer, storeWithNotify } from "./library.js"
+import { migrate, order, OrderCreated, pgLayer, quiet, storeWithNotify } from "./library.js"
 
 const ratePerSecond = 200
 
@@ -73,7 +73,8 @@ const relayRoundTrips = (schema: string, seconds: number) =>
     })
   }).pipe(
     Effect.scoped,
-    Effect.provide(Layer.provideMerge(Outbox.layer, storeWithNotify(schema)).pipe(Layer.provideMerge(pgLayer(4))))
+    Effect.provide(Layer.provideMerge(Outbox.layer, storeWithNotify(schema)).pipe(Layer.provideMerge(pgLayer(4)))),
+    quiet
   )
 
 export const run = (quick: boolean): Promise<Array<Figure>> =>

@@ -6,7 +6,7 @@ import { type Outbox, Relay, Sender, Topic } from "@effect-outbox/core"
 import { Migrations, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Deferred, Effect, Layer, Redacted, Ref, Schema } from "effect"
+import { Deferred, Effect, Layer, Logger, LogLevel, Redacted, Ref, Schema } from "effect"
 import { databaseUrl, now } from "./harness.js"
 
 export const OrderCreated = Topic.make(
@@ -57,7 +57,10 @@ export const relayDrain = (
     }
     yield* Deferred.await(done)
     return options.total / ((now() - started) / 1000)
-  }).pipe(Effect.scoped)
+  }).pipe(Effect.scoped, quiet)
+
+/** Keeps the relays' info logs out of the report. */
+export const quiet = Logger.withMinimumLogLevel(LogLevel.Warning)
 
 /** Publishes one order per transaction, `count` of them over `fibers` fibers; transactions per second. */
 export const publishRate = (
