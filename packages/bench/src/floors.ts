@@ -5,21 +5,25 @@
 import type pg from "pg"
 import { client, now } from "./harness.js"
 
+/** The two statements of the at-least-once floor: lease a batch, then delete it. */
+export const twoStep = {
+  claim: (schema: string) =>
+    `UPDATE ${schema}.outbox SET locked_by = 'floor', locked_until = now() + interval '30 seconds',
+       available_at = now() + interval '30 seconds', attempts = attempts + 1
+     WHERE id IN (SELECT id FROM ${schema}.outbox WHERE sent_at IS NULL AND available_at <= now()
+                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+     RETURNING id, topic, key, payload, headers, attempts, created_at`,
+  remove: (schema: string) => `DELETE FROM ${schema}.outbox WHERE id = ANY($1::bigint[])`
+}
+
 /** At-least-once, two steps: lease a batch (UPDATE … SKIP LOCKED RETURNING), then DELETE it. msgs/s. */
 export const twoStepDrain = async (schema: string, batchSize: number, workers = 1): Promise<number> => {
   const drainWith = async (connection: pg.Client) => {
     let drained = 0
     for (;;) {
-      const claimed = await connection.query<{ id: string }>(
-        `UPDATE ${schema}.outbox SET locked_by = 'floor', locked_until = now() + interval '30 seconds',
-           available_at = now() + interval '30 seconds', attempts = attempts + 1
-         WHERE id IN (SELECT id FROM ${schema}.outbox WHERE sent_at IS NULL AND available_at <= now()
-                      ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, topic, key, payload, headers, attempts, created_at`,
-        [batchSize]
-      )
+      const claimed = await connection.query<{ id: string }>(twoStep.claim(schema), [batchSize])
       if (claimed.rows.length === 0) return drained
-      await connection.query(`DELETE FROM ${schema}.outbox WHERE id = ANY($1::bigint[])`, [claimed.rows.map((row) => row.id)])
+      await connection.query(twoStep.remove(schema), [claimed.rows.map((row) => row.id)])
       drained += claimed.rows.length
     }
   }

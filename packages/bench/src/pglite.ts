@@ -6,6 +6,7 @@
 import { PgliteClient } from "@effect-outbox/pglite"
 import { Migrations } from "@effect-outbox/sql"
 import { Effect, Layer } from "effect"
+import { twoStep } from "./floors.js"
 import { type Figure, now, ratio } from "./harness.js"
 import { relayDrain } from "./library.js"
 import { measure } from "./publish.js"
@@ -31,18 +32,9 @@ export const run = (quick: boolean): Promise<Array<Figure>> =>
       const started = now()
       let drained = 0
       for (;;) {
-        const claimed = yield* Effect.promise(() =>
-          pglite.query<{ id: string }>(
-            `UPDATE ${schema}.outbox SET locked_by = 'floor', locked_until = now() + interval '30 seconds',
-               available_at = now() + interval '30 seconds', attempts = attempts + 1
-             WHERE id IN (SELECT id FROM ${schema}.outbox WHERE sent_at IS NULL AND available_at <= now()
-                          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, topic, key, payload, headers, attempts, created_at`,
-            [batchSize]
-          ))
+        const claimed = yield* Effect.promise(() => pglite.query<{ id: string }>(twoStep.claim(schema), [batchSize]))
         if (claimed.rows.length === 0) break
-        yield* Effect.promise(() =>
-          pglite.query(`DELETE FROM ${schema}.outbox WHERE id = ANY($1::bigint[])`, [claimed.rows.map((row) => row.id)]))
+        yield* Effect.promise(() => pglite.query(twoStep.remove(schema), [claimed.rows.map((row) => row.id)]))
         drained += claimed.rows.length
       }
       const floor = drained / ((now() - started) / 1000)
