@@ -89,4 +89,35 @@ describe("outbox run, end to end", () => {
     expect(hooks.badSignatures()).toBe(0)
     expect(first.output()).toContain("Relay stopped")
   }, 120_000)
+
+  it("a second signal exits at once, while the first still waits for an in-flight batch", async () => {
+    // A receiver that never answers: the batch stays in flight.
+    const server = createServer(() => undefined)
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const { port } = server.address() as AddressInfo
+    const secondSchema = `${schema}_signal`
+    await runSql(Effect.gen(function*() {
+      yield* Migrations.run({ schema: secondSchema })
+      yield* Outbox.publish(OrderCreated, { n: 1 }).pipe(
+        Effect.provide(Layer.provide(Outbox.layer, SqlOutboxStore.layer({ schema: secondSchema, migrate: false })))
+      )
+    }))
+    const relay = start(["run"], {
+      OUTBOX_DATABASE_URL: databaseUrl,
+      OUTBOX_SCHEMA: secondSchema,
+      OUTBOX_SENDER: `http://127.0.0.1:${port}/hooks`,
+      OUTBOX_HTTP_PORT: "off",
+      OUTBOX_SEND_TIMEOUT: "1h",
+      OUTBOX_SHUTDOWN_TIMEOUT: "1h"
+    })
+    let requests = 0
+    server.on("request", () => requests++)
+    await waitFor("the batch to be in flight", () => requests > 0)
+    relay.child.kill("SIGTERM")
+    // The graceful shutdown would wait for the send (up to an hour); the second signal cuts it short.
+    relay.child.kill("SIGTERM")
+    expect(await relay.exited).toBe(130)
+    server.close()
+    await runSql(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(secondSchema)} CASCADE`))
+  }, 60_000)
 })
