@@ -244,6 +244,27 @@ describe("Relay shutdown", () => {
     }).pipe(Effect.provide(testEnv())))
 })
 
+describe("Relay concurrency", () => {
+  it.scoped("with concurrency 3, three batches are in flight at once", () =>
+    Effect.gen(function*() {
+      const inFlight = yield* Ref.make(0)
+      const peak = yield* Ref.make(0)
+      const sender = Sender.Sender.of({
+        send: (batch) =>
+          Ref.updateAndGet(inFlight, (n) => n + 1).pipe(
+            Effect.flatMap((n) => Ref.update(peak, (p) => Math.max(p, n))),
+            Effect.zipRight(Effect.sleep("1 second")),
+            Effect.zipRight(Ref.update(inFlight, (n) => n - 1)),
+            Effect.as(batch.map((m) => Sender.SendResult.Sent({ id: m.id })))
+          )
+      })
+      const ids = yield* publishOrders(30)
+      yield* Effect.forkScoped(Relay.run({ batchSize: 5, concurrency: 3 }).pipe(Effect.provideService(Sender.Sender, sender)))
+      yield* Drain.untilSettled(ids, { clock: "test" })
+      expect(yield* Ref.get(peak)).toBe(3)
+    }).pipe(Effect.provide(testEnv())))
+})
+
 describe("Relay with several relays", () => {
   it.scoped("two relays on one store deliver every message exactly once", () =>
     Effect.gen(function*() {
