@@ -171,13 +171,16 @@ const sendBatch = (resolved: Resolved, token: string, batch: ReadonlyArray<Outbo
     const sender = yield* Sender
     const ids = batch.map((message) => message.id)
     const half = Duration.divide(resolved.leaseFor, 2).pipe(Option.getOrElse(() => resolved.leaseFor))
-    yield* store.renewLease(token, ids, resolved.leaseFor).pipe(
-      Effect.tapError((error) => Effect.logWarning("Could not renew the lease of a batch in flight", error)),
-      Effect.ignore, // a failed renewal is not fatal: at worst the batch is re-claimed and sent again
-      Effect.delay(half),
-      Effect.repeat(Schedule.spaced(half)),
-      Effect.forkScoped
-    )
+    // Only a send that can outlast half the lease needs renewing (not so with the defaults).
+    if (Duration.greaterThanOrEqualTo(resolved.sendTimeout, half)) {
+      yield* store.renewLease(token, ids, resolved.leaseFor).pipe(
+        Effect.tapError((error) => Effect.logWarning("Could not renew the lease of a batch in flight", error)),
+        Effect.ignore, // a failed renewal is not fatal: at worst the batch is re-claimed and sent again
+        Effect.delay(half),
+        Effect.repeat(Schedule.spaced(half)),
+        Effect.forkScoped
+      )
+    }
     const started = yield* Clock.currentTimeMillis
     const results = yield* sender.send(batch).pipe(
       Effect.timeoutFail({
@@ -290,12 +293,19 @@ const recordOutcome = Effect.fnUntraced(function*(
 /** Sends a claimed batch and settles every message of it in one store write. */
 const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
   const store = yield* OutboxStore
-  const { sendable, undecodable } = yield* checkPayloads(resolved, claim.messages)
+  const { sendable, undecodable } = resolved.topics.size === 0
+    ? { sendable: claim.messages, undecodable: [] }
+    : yield* checkPayloads(resolved, claim.messages)
   const results = sendable.length === 0 ? [] : yield* sendBatch(resolved, claim.token, sendable)
-  const settled = yield* Effect.forEach(
-    resultsByMessage(sendable, results),
-    ([message, result]) => completionFor(message, result, resolved.policyFor)
-  )
+  const settled: Array<Completion> = []
+  for (const [message, result] of resultsByMessage(sendable, results)) {
+    // Delivered is the common case: settle it without running an effect per message.
+    settled.push(
+      result._tag === "Sent"
+        ? Completion.Ack({ id: message.id })
+        : yield* completionFor(message, result, resolved.policyFor)
+    )
+  }
   const completions = [...undecodable, ...settled]
   const report = yield* store.complete(claim.token, completions).pipe(
     Effect.withSpan("outbox.complete", { attributes: { "outbox.batch_size": completions.length } })
