@@ -265,6 +265,25 @@ describe("Relay concurrency", () => {
     }).pipe(Effect.provide(testEnv())))
 })
 
+describe("Relay lease renewal", () => {
+  it.effect("a slow send keeps its lease: nobody else can claim the batch while it runs", () =>
+    Effect.gen(function*() {
+      const slow = yield* slowSender("30 seconds")
+      const store = yield* OutboxStore.OutboxStore
+      const ids = yield* publishOrders(3)
+      const batch = yield* Effect.fork(
+        Relay.drainOnce({ leaseFor: "10 seconds", sendTimeout: "1 minute" }).pipe(Effect.provideService(Sender.Sender, slow.sender))
+      )
+      for (let second = 0; second < 29; second += 4) {
+        yield* TestClock.adjust("4 seconds")
+        expect((yield* store.claim({ batchSize: 10, leaseFor: Duration.seconds(1) })).messages).toEqual([])
+      }
+      yield* TestClock.adjust("4 seconds")
+      expect(yield* Fiber.join(batch)).toMatchObject({ claimed: 3, sent: 3, fenced: 0 })
+      expect(yield* store.unsettled(ids)).toEqual([])
+    }).pipe(Effect.provide(testEnv())))
+})
+
 describe("Relay with several relays", () => {
   it.scoped("two relays on one store deliver every message exactly once", () =>
     Effect.gen(function*() {
