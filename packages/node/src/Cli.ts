@@ -6,14 +6,14 @@
  */
 import * as Command from "@effect/cli/Command"
 import { deadLetters } from "./commands/deadLetters.js"
-
+import { demo } from "./commands/demo.js"
 import { run } from "./commands/run.js"
 import { drain, migrate, stats } from "./commands/store.js"
 
 /** The root command. */
 export const outbox = Command.make("outbox").pipe(
   Command.withDescription("The transactional outbox runner: drain an outbox table into a webhook."),
-  Command.withSubcommands([run, migrate, drain, deadLetters, stats])
+  Command.withSubcommands([run, migrate, drain, deadLetters, stats, demo])
 )
 
 /** The package's version, printed by `--version`. */

@@ -37,7 +37,9 @@ const main = cli(process.argv).pipe(
     InvalidSetting: (error) => exitWith(2, error.message),
     InvalidFilter: (error) => exitWith(2, error.message),
     StartupError: (error) => exitWith(1, error.message),
-    OutboxStoreError: (error) => exitWith(1, error.message)
+    OutboxStoreError: (error) => exitWith(1, error.message),
+    DemoError: (error) => exitWith(1, error.message),
+    DemoFailed: (error) => exitWith(1, error.message)
   }),
   Effect.provide(NodeContext.layer)
 )
