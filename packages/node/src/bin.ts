@@ -18,6 +18,7 @@ let signals = 0
 const onSignal = () => {
   // The first signal is the graceful one (NodeRuntime interrupts the program).
   if (++signals > 1) process.exit(130)
+  process.stderr.write("outbox: stopping; finishing in-flight batches (signal again to exit at once)\n")
 }
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)

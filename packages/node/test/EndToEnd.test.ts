@@ -114,6 +114,8 @@ describe("outbox run, end to end", () => {
     server.on("request", () => requests++)
     await waitFor("the batch to be in flight", () => requests > 0)
     relay.child.kill("SIGTERM")
+    // Signals are not queued: wait until the first was handled before sending the second.
+    await waitFor("the graceful shutdown to begin", () => relay.output().includes("outbox: stopping"))
     // The graceful shutdown would wait for the send (up to an hour); the second signal cuts it short.
     relay.child.kill("SIGTERM")
     expect(await relay.exited).toBe(130)
