@@ -61,6 +61,7 @@ export const make = (secret: Redacted.Redacted<string>, faults: Faults) =>
               response.writeHead(204).end()
             }
           }
+          // A plain Node server standing in for someone else's service: it runs on real time.
           if (share(id, "slow") < faults.slowRate) setTimeout(answer, 200)
           else answer()
         })
