@@ -1,1 +1,6 @@
-export {}
+/**
+ * @effect-outbox/nats: a NATS JetStream sender for effect-outbox.
+ *
+ * @since 0.1.0
+ */
+export * as NatsSender from "./NatsSender.js"

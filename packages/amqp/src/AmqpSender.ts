@@ -1,0 +1,168 @@
+/**
+ * A `Sender` that publishes to RabbitMQ (AMQP 0-9-1) on a confirm channel.
+ * Each message goes to `exchange` with a routing key from its topic,
+ * `message_id` = the message id, its headers plus `outbox-topic`,
+ * `outbox-attempt` (and `outbox-key`), persistent and `mandatory`. It is
+ * acked to the outbox only once the broker confirms it; a message the broker
+ * returns as unroutable is `Rejected` (dead-lettered), a nack is `Failed`
+ * (retried).
+ *
+ * The connection is owned by a `Reconnect` supervisor: bounded backoff, a
+ * drop budget that resets once a session proves healthy, one attempt on
+ * ACCESS_REFUSED, a broker-forced close (320) followed without spending
+ * budget, and publishes left unconfirmed by a lost connection published again
+ * on the next one. RabbitMQ has no broker-side dedupe: such a re-publish
+ * can reach consumers twice, so consumers dedupe on `message_id` (see `Inbox`).
+ *
+ * @example
+ * import { Redacted } from "effect"
+ * import { AmqpSender } from "@effect-outbox/amqp"
+ *
+ * const SenderLive = AmqpSender.layer({
+ *   url: Redacted.make("amqp://relay:secret@rabbit:5672/orders"),
+ *   exchange: "outbox",
+ *   declareExchange: "topic"
+ * })
+ *
+ * @since 0.1.0
+ */
+import * as Reconnect from "@effect-outbox/core/Reconnect"
+import { Sender } from "@effect-outbox/core/Sender"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Session from "./internal/session.js"
+
+/** An exchange type, for `declareExchange`. */
+export type ExchangeType = Session.ExchangeType
+
+/** How the sender connects and publishes. */
+export interface Options {
+  /** `amqp://user:password@host:port/vhost` (or `amqps://`), kept `Redacted`: it holds the password. */
+  readonly url: Redacted.Redacted<string>
+  /** The exchange to publish to; "" is the default exchange (routing key = queue name). */
+  readonly exchange: string
+  /** The routing key for a topic. Default: the topic itself. */
+  readonly routingKey?: ((topic: string) => string) | undefined
+  /**
+   * Declare the exchange (durable) with this type at connect time. Without
+   * it the exchange must exist: a missing one is one clear error, not a failure per message.
+   */
+  readonly declareExchange?: ExchangeType | undefined
+  /**
+   * Bounds one `send`: waiting for a connection, publishing, the confirms and
+   * any re-publish after a drop. Keep it below the relay's `sendTimeout`. Default 5 s.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Bounds opening a connection. Default 5 s. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** The connection name the broker shows. Default "effect-outbox". */
+  readonly connectionName?: string | undefined
+  /** Backoff and drop budget of the supervisor (see `Reconnect`). */
+  readonly reconnect?: {
+    readonly initialBackoff?: Duration.DurationInput | undefined
+    readonly maxBackoff?: Duration.DurationInput | undefined
+    readonly budget?: number | undefined
+  } | undefined
+}
+
+const defaultTimeout = Duration.seconds(5)
+
+/** The broker as people know it, for logs and errors: no user, password or query. */
+export const describeBroker = (url: Redacted.Redacted<string>): string => {
+  const text = Redacted.value(url)
+  if (!URL.canParse(text)) return "RabbitMQ"
+  const parsed = new URL(text)
+  return `RabbitMQ at ${parsed.host}${parsed.pathname === "" ? "/" : parsed.pathname}`
+}
+
+/**
+ * Makes the sender in the current scope. It waits for the first connection,
+ * so wrong credentials or a missing exchange fail here with one clear
+ * `ReconnectError` after a single attempt.
+ */
+export const make = Effect.fn("AmqpSender.make")(function*(
+  options: Options
+): Effect.fn.Return<Sender["Type"], Reconnect.ReconnectError, Scope.Scope> {
+  const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+  const supervisor = yield* Reconnect.make<Session.Session>({
+    broker: describeBroker(options.url),
+    connect: Session.open({
+      url: options.url,
+      exchange: options.exchange,
+      declareExchange: options.declareExchange,
+      connectTimeout: Duration.decode(options.connectTimeout ?? defaultTimeout),
+      connectionName: options.connectionName ?? "effect-outbox"
+    }),
+    closed: Session.closed,
+    ...options.reconnect
+  })
+  yield* supervisor.withSession(() => Effect.void)
+  return Sender.of({
+    send: Reconnect.sendConfirmed(
+      supervisor,
+      Session.publish(options.exchange, options.routingKey ?? ((topic) => topic)),
+      { timeout }
+    )
+  })
+})
+
+/** The sender as a layer: connected while the layer's scope is open. */
+export const layer = (options: Options): Layer.Layer<Sender, Reconnect.ReconnectError> =>
+  Layer.scoped(Sender, make(options))
+
+/** An `amqp://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
+export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly problem: string }> {
+  override get message() {
+    return `Invalid AMQP sender URL: ${this.problem}. Expected amqp[s]://user:password@host[:port][/vhost][?exchange=NAME&declareExchange=topic]`
+  }
+}
+
+/** The exchange used when a URL names none: it exists on every RabbitMQ virtual host. */
+export const defaultExchange = "amq.topic"
+
+const exchangeTypes: ReadonlyArray<string> = ["topic", "direct", "fanout", "headers"]
+
+const isExchangeType = (type: string): type is ExchangeType => exchangeTypes.includes(type)
+
+/**
+ * Options from a URL, as the runner takes them (`--sender amqp://…`):
+ * `amqp[s]://user:password@host[:port][/vhost]` with optional query
+ * parameters `exchange` (default `amq.topic`) and `declareExchange=<type>`;
+ * other parameters (`heartbeat`, `frameMax`) go to the client. The URL stays `Redacted`.
+ */
+export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Options, InvalidUrl> =>
+  Effect.gen(function*() {
+    const text = Redacted.value(url)
+    if (!URL.canParse(text)) return yield* new InvalidUrl({ problem: "it is not a URL" })
+    const parsed = new URL(text)
+    if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
+      return yield* new InvalidUrl({ problem: `the scheme must be amqp: or amqps:, not ${parsed.protocol}` })
+    }
+    if (parsed.hostname === "") return yield* new InvalidUrl({ problem: "it has no host" })
+    const exchange = parsed.searchParams.get("exchange") ?? defaultExchange
+    const declare = parsed.searchParams.get("declareExchange")
+    if (declare !== null && !isExchangeType(declare)) {
+      return yield* new InvalidUrl({ problem: `declareExchange must be one of ${exchangeTypes.join(", ")}` })
+    }
+    parsed.searchParams.delete("exchange")
+    parsed.searchParams.delete("declareExchange")
+    return {
+      url: Redacted.make(parsed.toString()),
+      exchange,
+      ...(declare === null ? {} : { declareExchange: declare })
+    }
+  })
+
+/** The sender from an `amqp://` URL (see `optionsFromUrl`), with other options on top. */
+export const layerFromUrl = (
+  url: Redacted.Redacted<string>,
+  options: Omit<Partial<Options>, "url"> = {}
+): Layer.Layer<Sender, Reconnect.ReconnectError | InvalidUrl> =>
+  Layer.scoped(
+    Sender,
+    Effect.flatMap(optionsFromUrl(url), (fromUrl) => make({ ...fromUrl, ...options }))
+  )

@@ -1,0 +1,461 @@
+/**
+ * A session supervisor for connection-oriented senders (NATS, AMQP, …): it
+ * owns the broker session, replaces it when it ends, and decides when to give up.
+ *
+ * Rules:
+ * - Establishment retries on the backoff schedule (exponential from
+ *   `initialBackoff`, capped at `maxBackoff`, jittered).
+ * - An authentication/permission (`Auth`) or configuration (`Config`) error
+ *   fails after exactly one attempt: retrying cannot fix it, and a retry
+ *   storm of bad logins can lock an account.
+ * - Failed attempts and mid-run drops spend one cumulative budget; the budget
+ *   (and the backoff) resets once a session proves healthy: a publish on it
+ *   was confirmed, or it stayed up longer than `maxBackoff`. A flapping
+ *   connection therefore gives up instead of looping forever.
+ * - A server-announced drain or clean close (`CloseReason.Drained`)
+ *   reconnects after `initialBackoff` without spending budget.
+ * - Shutdown (closing the supervisor's scope) wins at once, even during a backoff.
+ * - At most one session is alive: the old one is closed before a new one opens.
+ * - When the budget is spent the supervisor fails with a `ReconnectError`
+ *   naming the broker and the last cause; every later send fails with it.
+ *
+ * Publishes the broker has not confirmed when a session drops are published
+ * again on the next session by `sendConfirmed`, within the same send call (see there).
+ *
+ * @example
+ * import { Effect } from "effect"
+ * import { Reconnect } from "@effect-outbox/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const supervisor = yield* Reconnect.make({
+ *     broker: "NATS at 127.0.0.1:4222",
+ *     connect: openSession,          // Effect<Session, ConnectError, Scope>
+ *     closed: (session) => endOf(session) // Effect<CloseReason>
+ *   })
+ *   const send = Reconnect.sendConfirmed(supervisor, publishOne, { timeout: "5 seconds" })
+ * })
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import type { MessageId, OutboxMessage } from "./Message.js"
+import { SendError, SendResult } from "./Sender.js"
+
+/**
+ * Opening a session failed. `Auth` (credentials or permissions refused) and
+ * `Config` (the broker refuses the sender's setup, e.g. a missing stream or
+ * exchange) are not retried; `Transient` (refused, reset, timed out) is.
+ * `reason` is shown to people: it must not contain secrets.
+ */
+export class ConnectError extends Data.TaggedError("ConnectError")<{
+  readonly kind: "Auth" | "Config" | "Transient"
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/** Why a session ended. */
+export type CloseReason = Data.TaggedEnum<{
+  /** Lost unexpectedly (socket reset, missed heartbeats, a channel error): spends budget. */
+  Dropped: { readonly reason: string }
+  /** The server announced it (drain, lame duck, forced close) or closed cleanly: reconnect without spending budget. */
+  Drained: { readonly reason: string }
+  /** The server revoked our authorization mid-session: give up at once, like an `Auth` error. */
+  Revoked: { readonly reason: string }
+}>
+
+/** Constructors and matchers for `CloseReason`. */
+export const CloseReason = Data.taggedEnum<CloseReason>()
+
+/** The supervisor gave up (or was shut down): every send through it fails with this. */
+export class ReconnectError extends Data.TaggedError("ReconnectError")<{
+  /** The broker, as people know it (no credentials): "NATS at 10.0.0.5:4222". */
+  readonly broker: string
+  readonly reason: "Auth" | "Config" | "Revoked" | "Exhausted" | "Shutdown"
+  /** The last cause, safe to show. */
+  readonly detail: string
+  /** Failed attempts and drops in a row when it gave up. */
+  readonly failures: number
+  readonly cause?: unknown
+}> {
+  override get message() {
+    switch (this.reason) {
+      case "Auth":
+        return `${this.broker} refused the credentials or permissions (not retried): ${this.detail}`
+      case "Config":
+        return `${this.broker} refused the sender's configuration (not retried): ${this.detail}`
+      case "Revoked":
+        return `${this.broker} revoked the session's authorization: ${this.detail}`
+      case "Exhausted":
+        return `Gave up on ${this.broker} after ${this.failures} failed connection attempts and drops in a row: ${this.detail}`
+      case "Shutdown":
+        return `The connection to ${this.broker} was shut down`
+    }
+  }
+}
+
+/** How a supervisor connects and backs off. */
+export interface Options<S, R = never> {
+  /** The broker, as people know it, for logs and errors. Never include credentials. */
+  readonly broker: string
+  /** Opens a session; its finalizers (in the given scope) close it. */
+  readonly connect: Effect.Effect<S, ConnectError, Scope.Scope | R>
+  /** Completes when the session ends, saying why. Interrupted when the supervisor closes the session itself. */
+  readonly closed: (session: S) => Effect.Effect<CloseReason>
+  /** The first wait after a failure, and the wait after a drain. Default 100 ms. */
+  readonly initialBackoff?: Duration.DurationInput | undefined
+  /** No wait is longer; a session up longer than this is healthy. Default 5 s. */
+  readonly maxBackoff?: Duration.DurationInput | undefined
+  /** Failed attempts and drops allowed in a row (until a session proves healthy). Default 10. */
+  readonly budget?: number | undefined
+  /** The waits between attempts. Default: exponential from `initialBackoff`, doubling, jittered ×0.8–1.2. */
+  readonly schedule?: Schedule.Schedule<unknown, unknown> | undefined
+}
+
+/** What a sender can tell the supervisor about the session it is using. */
+export interface Handle {
+  /** 1 for the first session, then one more per new session. */
+  readonly generation: number
+  /** A publish on this session was confirmed: the session is healthy, the budget resets. */
+  readonly healthy: Effect.Effect<void>
+  /** The session is unusable (a publish failed because it is closed): drop it now; this counts as a drop. */
+  readonly lost: (reason: string) => Effect.Effect<void>
+}
+
+/** A running supervisor. */
+export interface Supervisor<S> {
+  readonly broker: string
+  /**
+   * Runs `f` with the current session, waiting while (re)connecting. Fails with
+   * `ReconnectError` once the supervisor has given up. Bound it with the send's timeout.
+   */
+  readonly withSession: <A, E, R>(
+    f: (session: S, handle: Handle) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | ReconnectError, R>
+  /** Fails when the supervisor gives up or shuts down; never succeeds. */
+  readonly await: Effect.Effect<never, ReconnectError>
+}
+
+interface Active<S> {
+  readonly session: S
+  readonly handle: Handle
+}
+
+/** The default waits: exponential from `initial`, doubling, jittered. */
+export const exponentialBackoff = (initial: Duration.DurationInput): Schedule.Schedule<unknown, unknown> =>
+  Schedule.jittered(Schedule.exponential(initial, 2))
+
+/**
+ * Starts a supervisor in the current scope. It connects in the background:
+ * `withSession` waits for the first session (or fails when the first
+ * attempt is refused for good). Closing the scope closes the session.
+ */
+export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Supervisor<S>, never, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const { broker } = options
+    const initialBackoff = Duration.decode(options.initialBackoff ?? Duration.millis(100))
+    const maxBackoff = Duration.decode(options.maxBackoff ?? Duration.seconds(5))
+    const budget = Math.max(0, options.budget ?? 10)
+    const waits = (options.schedule ?? exponentialBackoff(initialBackoff)).pipe(
+      Schedule.modifyDelay((_, delay) => Duration.min(delay, maxBackoff)),
+      Schedule.intersect(Schedule.recurs(budget))
+    )
+    const driver = yield* Schedule.driver(waits)
+    let failures = 0
+    let generation = 0
+
+    // Callers wait on `waiting`: completed with the session once it is open,
+    // replaced by a fresh one the moment that session is retired, failed for good on giving up.
+    let waiting = yield* Deferred.make<Active<S>, ReconnectError>()
+    let retiredGeneration = 0
+    let gaveUp: ReconnectError | undefined
+    const failed = yield* Deferred.make<never, ReconnectError>()
+
+    // Retires a session: new callers wait for the next one. Synchronous, so a
+    // sender that saw the session fail never gets it again, whoever notices first.
+    const retire = (retiring: number) =>
+      Effect.suspend(() => {
+        if (retiring <= retiredGeneration || gaveUp !== undefined) return Effect.void
+        retiredGeneration = retiring
+        return Effect.map(Deferred.make<Active<S>, ReconnectError>(), (next) => {
+          waiting = next
+        })
+      })
+
+    const giveUp = (error: ReconnectError) =>
+      Effect.suspend(() => {
+        if (gaveUp !== undefined) return Effect.void
+        gaveUp = error
+        return Effect.gen(function*() {
+          if (error.reason !== "Shutdown") yield* Effect.logError(error.message)
+          yield* Deferred.fail(failed, error)
+          const failedWaiting = yield* Deferred.make<Active<S>, ReconnectError>()
+          yield* Deferred.fail(failedWaiting, error)
+          const previous = waiting
+          waiting = failedWaiting
+          yield* Deferred.fail(previous, error)
+        })
+      })
+
+    // One failed attempt or drop: wait the next backoff, or give up when the budget is spent.
+    const spend = (detail: string, cause: unknown) =>
+      Effect.suspend(() => {
+        failures++
+        return driver.next(undefined)
+      }).pipe(
+        Effect.catchAll(() => new ReconnectError({ broker, reason: "Exhausted", detail, failures, cause }))
+      )
+
+    const resetBudget = Effect.suspend(() => {
+      failures = 0
+      return driver.reset
+    })
+
+    // Sessions live in child scopes of this one, closed after the supervising
+    // fiber stops (finalizers run in reverse order): none can outlive the supervisor.
+    const sessions = yield* Scope.make()
+    yield* Effect.addFinalizer(() =>
+      Scope.close(sessions, Exit.void).pipe(
+        Effect.zipRight(giveUp(new ReconnectError({ broker, reason: "Shutdown", detail: "shut down", failures })))
+      )
+    )
+
+    const attempt = Effect.gen(function*() {
+      const scope = yield* Scope.fork(sessions, ExecutionStrategy.sequential)
+      const session = yield* options.connect.pipe(
+        Scope.extend(scope),
+        Effect.onError(() => Scope.close(scope, Exit.void))
+      )
+      return { session, scope }
+    })
+
+    const establish = Effect.gen(function*() {
+      while (true) {
+        const result = yield* Effect.either(attempt)
+        if (Either.isRight(result)) return result.right
+        const error = result.left
+        if (error.kind !== "Transient") {
+          return yield* new ReconnectError({ broker, reason: error.kind, detail: error.reason, failures, cause: error })
+        }
+        yield* Effect.logWarning(`Could not connect to ${broker}; retrying`, { error: error.reason })
+        yield* spend(error.reason, error)
+      }
+    })
+
+    const runSession = (session: S, scope: Scope.CloseableScope) =>
+      Effect.gen(function*() {
+        generation++
+        const lost = yield* Deferred.make<string>()
+        const ended = yield* Deferred.make<CloseReason>()
+        let provedHealthy = false
+        const healthy = Effect.suspend(() => {
+          if (provedHealthy) return Effect.void
+          provedHealthy = true
+          return resetBudget
+        })
+        const mine = generation
+        const handle: Handle = {
+          generation: mine,
+          healthy,
+          lost: (reason) => Effect.zipRight(retire(mine), Deferred.succeed(lost, reason))
+        }
+        yield* options.closed(session).pipe(Effect.intoDeferred(ended), Effect.forkIn(scope))
+        // Staying up longer than the longest backoff proves the session healthy too.
+        yield* Effect.sleep(maxBackoff).pipe(Effect.zipRight(healthy), Effect.forkIn(scope))
+        yield* Deferred.succeed(waiting, { session, handle })
+        yield* Effect.logInfo(`Connected to ${broker}`).pipe(Effect.annotateLogs({ generation }))
+        const reason = yield* Effect.raceFirst(
+          Deferred.await(ended),
+          // A sender noticing first usually means the close event is on its way:
+          // give it `initialBackoff` to land, so the reason (drain or drop) is the broker's.
+          Deferred.await(lost).pipe(
+            Effect.flatMap((detail) =>
+              Deferred.await(ended).pipe(
+                Effect.timeoutTo({
+                  duration: initialBackoff,
+                  onSuccess: (reason): CloseReason => reason,
+                  onTimeout: () => CloseReason.Dropped({ reason: detail })
+                })
+              )
+            )
+          )
+        )
+        // Callers wait for the next session from here on; the old one is closed
+        // before any new one is opened (at most one session alive).
+        yield* retire(mine)
+        yield* Scope.close(scope, Exit.void)
+        return reason
+      })
+
+    const supervise = Effect.gen(function*() {
+      while (true) {
+        const { scope, session } = yield* establish
+        const reason = yield* runSession(session, scope)
+        switch (reason._tag) {
+          case "Revoked":
+            return yield* new ReconnectError({ broker, reason: "Revoked", detail: reason.reason, failures })
+          case "Drained": {
+            yield* Effect.logInfo(`${broker} closed the session (${reason.reason}); reconnecting`)
+            yield* Effect.sleep(initialBackoff)
+            break
+          }
+          case "Dropped": {
+            yield* Effect.logWarning(`Lost the session to ${broker}; reconnecting`, { error: reason.reason })
+            yield* spend(reason.reason, reason)
+            break
+          }
+        }
+      }
+    })
+
+    yield* supervise.pipe(
+      Effect.catchAll(giveUp),
+      Effect.annotateLogs({ broker }),
+      Effect.forkScoped
+    )
+
+    return {
+      broker,
+      withSession: (f) =>
+        Effect.suspend(() => Deferred.await(waiting)).pipe(
+          Effect.flatMap((active) => f(active.session, active.handle))
+        ),
+      await: Deferred.await(failed)
+    }
+  })
+
+/** How a publish that the broker did not confirm ended. */
+export type PublishFailure = Data.TaggedEnum<{
+  /** The session ended before the broker confirmed: publish it again on the next session. */
+  SessionLost: { readonly reason: string }
+  /** The broker refused it for now (a nack, no confirmation in time): the relay retries it later. */
+  Failed: { readonly reason: string }
+  /** The broker can never take it (unroutable, an invalid subject): dead-letter it. */
+  Rejected: { readonly reason: string }
+}>
+
+/** Constructors and matchers for `PublishFailure`. */
+export const PublishFailure = Data.taggedEnum<PublishFailure>()
+
+/**
+ * Publishes one message on a session: the outer effect hands it to the
+ * connection (in batch order), the inner one waits for the broker's confirmation.
+ */
+export type Publish<S> = (
+  session: S,
+  message: OutboxMessage
+) => Effect.Effect<Effect.Effect<void, PublishFailure>, PublishFailure>
+
+/** The log message when unconfirmed publishes are published again (annotated with `messages`). */
+export const republishing = "Publishing again on the next session what a lost one left unconfirmed"
+
+/**
+ * A `Sender.send` over a supervisor that acks only what the broker confirmed.
+ *
+ * A batch is published in order, then every confirmation is awaited
+ * concurrently. Messages whose session dropped before their confirmation are
+ * published again on the next session **within the same call**: a lost
+ * connection is not the message's fault, so it should cost no delivery
+ * attempt and no retry delay, and the confirmed part of the batch is acked
+ * at once. Whatever is still unconfirmed after `timeout` (which also bounds
+ * waiting for a session) comes back `Failed`, and the relay retries it.
+ * Either way nothing unconfirmed is acked: at-least-once holds, and a
+ * re-publish whose first copy did reach the broker is a duplicate the
+ * broker's dedupe (or the consumer's inbox) absorbs.
+ *
+ * Keep `timeout` below the relay's `sendTimeout`: the relay's timeout fails
+ * the whole batch, confirmed messages included.
+ */
+export const sendConfirmed = <S>(
+  supervisor: Supervisor<S>,
+  publish: Publish<S>,
+  options: { readonly timeout: Duration.DurationInput }
+) => {
+  const timeout = Duration.decode(options.timeout)
+  return (batch: ReadonlyArray<OutboxMessage>): Effect.Effect<ReadonlyArray<SendResult>, SendError> =>
+    Effect.gen(function*() {
+      const results = new Map<MessageId, SendResult>()
+      let pending: ReadonlyArray<OutboxMessage> = batch
+      let lostReason: string | undefined
+
+      const settle = (message: OutboxMessage, failure: PublishFailure): void => {
+        switch (failure._tag) {
+          case "Failed": {
+            results.set(message.id, SendResult.Failed({ id: message.id, error: failure.reason }))
+            break
+          }
+          case "Rejected": {
+            results.set(message.id, SendResult.Rejected({ id: message.id, error: failure.reason }))
+            break
+          }
+          case "SessionLost": {
+            // Left pending: published again on the next session.
+            lostReason = failure.reason
+            break
+          }
+        }
+      }
+
+      const round = (session: S, handle: Handle) =>
+        Effect.gen(function*() {
+          // Hand every message to the connection first, in order, then wait for the confirmations together.
+          const confirmations: Array<Effect.Effect<void, PublishFailure>> = []
+          for (const message of pending) {
+            confirmations.push(
+              yield* publish(session, message).pipe(
+                Effect.catchAll((failure) => Effect.succeed(Effect.fail(failure)))
+              )
+            )
+          }
+          yield* Effect.forEach(pending, (message, index) =>
+            (confirmations[index] ?? Effect.void).pipe(
+              Effect.matchEffect({
+                onFailure: (failure) => Effect.sync(() => settle(message, failure)),
+                // Reported at the first confirmation: a drop later in the batch then spends no budget.
+                onSuccess: () => Effect.zipRight(Effect.sync(() => results.set(message.id, SendResult.Sent({ id: message.id }))), handle.healthy)
+              })
+            ), { concurrency: "unbounded", discard: true })
+          pending = pending.filter((message) => !results.has(message.id))
+          if (pending.length > 0) {
+            yield* handle.lost(lostReason ?? "publishes were lost")
+            yield* Effect.logInfo(republishing).pipe(
+              Effect.annotateLogs({ broker: supervisor.broker, messages: pending.length })
+            )
+          }
+        })
+
+      const rounds = Effect.gen(function*() {
+        while (pending.length > 0) yield* supervisor.withSession(round)
+      })
+
+      const outcome = yield* rounds.pipe(Effect.timeoutOption(timeout), Effect.either)
+      if (batch.every((message) => results.has(message.id))) {
+        return batch.flatMap((message) => Option.toArray(Option.fromNullable(results.get(message.id))))
+      }
+      const why = Either.match(outcome, {
+        onLeft: (error) => error.message,
+        onRight: () =>
+          `${supervisor.broker} did not confirm within ${Duration.format(timeout)}` +
+          (lostReason === undefined ? "" : ` (session lost: ${lostReason})`)
+      })
+      // Nothing settled: one whole-batch error, which the relay logs once.
+      if (results.size === 0) {
+        return yield* new SendError({ reason: why, cause: Either.isLeft(outcome) ? outcome.left : undefined })
+      }
+      return batch.map((message) =>
+        results.get(message.id) ?? SendResult.Failed({ id: message.id, error: why })
+      )
+    })
+}
