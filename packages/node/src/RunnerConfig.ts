@@ -65,8 +65,8 @@ export const settings = {
   sender: setting({
     env: "OUTBOX_SENDER",
     flag: "sender",
-    description: "Where to deliver: a webhook URL (http:// or https://).",
-    expected: "an http:// or https:// URL",
+    description: "Where to deliver: a webhook (http:// or https://), NATS JetStream (nats://…) or RabbitMQ (amqp:// or amqps://…).",
+    expected: "an http(s)://, nats:// or amqp(s):// URL",
     secret: true
   }),
   signingSecret: setting({
@@ -328,8 +328,20 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
   }
 })
 
+/** The kinds of target, by URL scheme. */
+export type SenderKind = "webhook" | "nats" | "amqp"
+
+const senderKinds: Record<string, SenderKind> = {
+  "http:": "webhook",
+  "https:": "webhook",
+  "nats:": "nats",
+  "amqp:": "amqp",
+  "amqps:": "amqp"
+}
+
 /** Where and how to deliver. */
 export interface SenderSettings {
+  readonly kind: SenderKind
   readonly url: Redacted.Redacted<string>
   readonly signingSecret: Option.Option<Redacted.Redacted<string>>
 }
@@ -344,10 +356,9 @@ export const sender: Effect.Effect<SenderSettings, InvalidSetting> = Effect.gen(
   } catch {
     parsed = undefined // reported just below, without echoing the value
   }
-  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
-    return yield* invalid("sender", "")
-  }
-  return { url: url.value, signingSecret: yield* secret("signingSecret") }
+  const kind = parsed === undefined ? undefined : senderKinds[parsed.protocol]
+  if (kind === undefined) return yield* invalid("sender", "")
+  return { kind, url: url.value, signingSecret: yield* secret("signingSecret") }
 })
 
 /** The management HTTP server's settings. */

@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Leadership, type OutboxStore, type Relay } from "@effect-outbox/core"
+import { AmqpSender } from "@effect-outbox/amqp"
+import { Leadership, type OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
+import { NatsSender } from "@effect-outbox/nats"
 import { PgliteClient } from "@effect-outbox/pglite"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -87,17 +89,27 @@ export const store = (
 /** Requests in flight at once per batch. */
 const webhookConcurrency = 10
 
-/** The webhook sender for the settings. */
-export const sender = (settings: RunnerConfig.SenderSettings, sendTimeout: RunnerConfig.RelaySettings["sendTimeout"]) =>
-  WebhookSender.layer({
-    url: Redacted.value(settings.url),
-    secret: Option.getOrUndefined(settings.signingSecret),
-    timeout: sendTimeout,
-    concurrency: webhookConcurrency
-  }).pipe(
-    Layer.provide(NodeHttpClient.layerUndici),
-    Layer.mapError((error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
-  )
+/**
+ * The sender for the settings: a webhook, NATS JetStream or RabbitMQ, by the
+ * URL's scheme. Broker senders connect (once) before the relay starts.
+ */
+export const sender = (
+  settings: RunnerConfig.SenderSettings,
+  sendTimeout: RunnerConfig.RelaySettings["sendTimeout"]
+): Layer.Layer<Sender.Sender, StartupError> => {
+  const layer: Layer.Layer<Sender.Sender, { readonly message: string }> = settings.kind === "nats"
+    ? NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
+    : settings.kind === "amqp"
+    ? AmqpSender.layerFromUrl(settings.url, { timeout: sendTimeout })
+    : WebhookSender.layer({
+      url: Redacted.value(settings.url),
+      secret: Option.getOrUndefined(settings.signingSecret),
+      timeout: sendTimeout,
+      concurrency: webhookConcurrency
+    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  // Each sender's errors name the host at most, never credentials.
+  return Layer.mapError(layer, (error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
+}
 
 /** Leadership per the settings: advisory-lock needs a Postgres server. */
 export const leadership = (
@@ -114,14 +126,17 @@ export const leadership = (
 }
 
 /** The relay's options from the settings. */
-export const relayOptions = (relay: RunnerConfig.RelaySettings): Relay.Options => ({
+export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConfig.SenderKind): Relay.Options => ({
   batchSize: relay.batchSize,
   concurrency: relay.concurrency,
   pollInterval: relay.pollInterval,
   leaseFor: relay.lease,
-  // OUTBOX_SEND_TIMEOUT bounds one request; the relay's timeout bounds a whole
-  // batch, sent `webhookConcurrency` requests at a time.
-  sendTimeout: Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / webhookConcurrency) + 1),
+  // OUTBOX_SEND_TIMEOUT bounds one webhook request, or one broker batch (which
+  // then reports what is unconfirmed as failed): the relay's own timeout is
+  // only a backstop above it.
+  sendTimeout: kind === "webhook"
+    ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / webhookConcurrency) + 1)
+    : Duration.times(relay.sendTimeout, 2),
   shutdownTimeout: relay.shutdownTimeout,
   retryPolicy: relay.retryPolicy
 })
@@ -133,7 +148,7 @@ export const runLayer = (settings: {
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
 }) => {
-  const relay = RelayProgress.layerRelay(relayOptions(settings.relay))
+  const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind))
   const http = settings.http.port === undefined
     ? Layer.empty
     : ManagementServer.layer({

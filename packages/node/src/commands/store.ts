@@ -55,7 +55,7 @@ export const drain = Command.make(
       const database = yield* RunnerConfig.database
       const relay = yield* RunnerConfig.relay
       const sender = yield* RunnerConfig.sender
-      const options = RunnerLayers.relayOptions(relay)
+      const options = RunnerLayers.relayOptions(relay, sender.kind)
       const totals = { claimed: 0, sent: 0, retried: 0, deadLettered: 0, fenced: 0 }
       yield* Effect.gen(function*() {
         for (;;) {

@@ -1,0 +1,71 @@
+import { jetstreamManager } from "@nats-io/jetstream"
+import { connect as connectNats } from "@nats-io/transport-node"
+import { Migrations } from "@effect-outbox/sql"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import amqp from "amqplib"
+import { Effect, Redacted } from "effect"
+import { runToEnd } from "./outboxProcess.js"
+
+// `outbox drain` with a broker as OUTBOX_SENDER: the runner wires the NATS and
+// RabbitMQ senders by URL scheme (their own packages test reconnects and confirms).
+const databaseUrl = process.env.OUTBOX_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const schema = `brokers_${process.pid}`
+const suffix = `${process.pid}_${Math.floor(performance.now())}`
+const Pg = PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })
+const runSql = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient | PgClient.PgClient>) =>
+  Effect.runPromise(Effect.provide(effect, Pg))
+
+const seed = (count: number) =>
+  runSql(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`INSERT INTO ${sql(`${schema}.outbox`)} (topic, payload)
+        SELECT 'order.created', jsonb_build_object('n', g) FROM generate_series(1, ${count}::int) g`))
+
+const drain = (sender: string) =>
+  runToEnd(["drain", "--database-url", databaseUrl, "--schema", schema, "--sender", sender])
+
+const totals = (output: string) => JSON.parse(output.trim().split("\n").at(-1) ?? "{}")
+
+beforeAll(() => runSql(Migrations.run({ schema })), 60_000)
+afterAll(() => runSql(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`)))
+
+describe("outbox drain into a broker", () => {
+  it("nats:// publishes every message to JetStream", async () => {
+    const stream = `OUTBOX_RUNNER_${suffix}`
+    await seed(50)
+    const result = await drain(`nats://127.0.0.1:4222?stream=${stream}&createStream=true&subjectPrefix=runner.${suffix}.`)
+    expect(result.code, result.output).toBe(0)
+    expect(totals(result.output)).toMatchObject({ claimed: 50, sent: 50, deadLettered: 0 })
+    const connection = await connectNats({ servers: "127.0.0.1:4222" })
+    try {
+      const manager = await jetstreamManager(connection)
+      expect((await manager.streams.info(stream)).state.messages).toBe(50)
+      await manager.streams.delete(stream)
+    } finally {
+      await connection.close()
+    }
+  }, 60_000)
+
+  it("amqp:// publishes every message with confirms to a bound queue", async () => {
+    const exchange = `outbox.runner.${suffix}`
+    const queue = `outbox-runner-${suffix}`
+    const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672")
+    const channel = await connection.createChannel()
+    try {
+      await channel.assertExchange(exchange, "topic", { durable: false, autoDelete: false })
+      await channel.assertQueue(queue, { durable: false })
+      await channel.bindQueue(queue, exchange, "#")
+      await seed(40)
+      const result = await drain(`amqp://guest:guest@127.0.0.1:5672/?exchange=${exchange}`)
+      expect(result.code, result.output).toBe(0)
+      expect(totals(result.output)).toMatchObject({ claimed: 40, sent: 40, deadLettered: 0 })
+      expect((await channel.checkQueue(queue)).messageCount).toBe(40)
+      expect(result.output).not.toContain("guest:guest")
+    } finally {
+      await channel.deleteQueue(queue)
+      await channel.deleteExchange(exchange)
+      await connection.close()
+    }
+  }, 60_000)
+})
