@@ -26,6 +26,24 @@ export interface DeadLetter extends OutboxMessage {
   readonly reason: Reason
   readonly lastError: string
   readonly deadAt: Date
+  /** This letter parks its key: ordered delivery of the key waits until it is replayed or purged. */
+  readonly parksKey: boolean
+}
+
+/**
+ * A key held back in ordered delivery because its head was dead-lettered under
+ * the `block` policy. Replaying the letter resumes the key from it; purging it
+ * resumes the key from the next message.
+ */
+export interface ParkedKey {
+  readonly key: string
+  /** The dead letter that parks the key. */
+  readonly messageId: MessageId
+  readonly topic: string
+  readonly reason: Reason
+  readonly lastError: string
+  /** When the key was parked (the letter's `deadAt`). */
+  readonly since: Date
 }
 
 /** Selects dead letters for list, replay and purge. Every given field must match. */

@@ -22,6 +22,7 @@ import {
   type ClaimOptions,
   type CompleteReport,
   type Completion,
+  isOrdered,
   OutboxStore,
   type Stats
 } from "./OutboxStore.js"
@@ -46,6 +47,7 @@ interface DeadRow {
   readonly reason: DeadLetter.Reason
   readonly lastError: string
   readonly deadAt: number
+  readonly parksKey: boolean
 }
 
 const isLeased = (row: Row, now: number) => row.lockedBy !== null && row.lockedUntil !== null && row.lockedUntil > now
@@ -67,7 +69,8 @@ const toDeadLetter = (dead: DeadRow): DeadLetter.DeadLetter => ({
   ...toMessage(dead.row),
   reason: dead.reason,
   lastError: dead.lastError,
-  deadAt: new Date(dead.deadAt)
+  deadAt: new Date(dead.deadAt),
+  parksKey: dead.parksKey
 })
 
 const byId = (a: { readonly id: number }, b: { readonly id: number }) => a.id - b.id
@@ -92,11 +95,24 @@ export const make = Effect.gen(function*() {
     return filter.limit === undefined ? selected : selected.slice(0, filter.limit)
   }
 
+  const parkedKeys = (): Array<DeadRow & { readonly row: { readonly key: string } }> =>
+    Array.from(dead.values())
+      .filter((letter): letter is DeadRow & { readonly row: { readonly key: string } } =>
+        letter.parksKey && letter.row.key !== null
+      )
+      .sort((a, b) => byId(a.row, b.row))
+
   const claim = (options: ClaimOptions) =>
     Effect.map(Clock.currentTimeMillis, (now): Claim => {
       const token = `memory-${nextToken++}`
       const candidates: Array<Row> = []
-      for (const row of rows.values()) {
+      // Ordered: walking in id order, a key's first message is its head; every later one waits.
+      const waiting = new Set(options.ordered === undefined ? [] : parkedKeys().map((letter) => letter.row.key))
+      for (const row of Array.from(rows.values()).sort(byId)) {
+        if (row.key !== null && isOrdered(options.ordered, row)) {
+          if (waiting.has(row.key)) continue
+          waiting.add(row.key)
+        }
         if (isAvailable(row, now)) candidates.push(row)
       }
       candidates.sort((a, b) =>
@@ -140,7 +156,13 @@ export const make = Effect.gen(function*() {
           }
           case "DeadLetter": {
             rows.delete(row.id)
-            dead.set(row.id, { row, reason: completion.reason, lastError: completion.error, deadAt: now })
+            dead.set(row.id, {
+              row,
+              reason: completion.reason,
+              lastError: completion.error,
+              deadAt: now,
+              parksKey: completion.parkKey === true && row.key !== null
+            })
             break
           }
           case "Release": {
@@ -209,7 +231,18 @@ export const make = Effect.gen(function*() {
           const selected = selectDead(filter, now)
           for (const letter of selected) dead.delete(letter.row.id)
           return selected.length
-        })
+        }),
+      parkedKeys: (options) =>
+        Effect.sync(() =>
+          parkedKeys().slice(0, options?.limit).map((letter) => ({
+            key: letter.row.key,
+            messageId: String(letter.row.id),
+            topic: letter.row.topic,
+            reason: letter.reason,
+            lastError: letter.lastError,
+            since: new Date(letter.deadAt)
+          }))
+        )
     },
     stats: Effect.map(Clock.currentTimeMillis, (now): Stats => {
       let pending = 0
@@ -223,7 +256,13 @@ export const make = Effect.gen(function*() {
           if (oldest === null || row.createdAt < oldest) oldest = row.createdAt
         }
       }
-      return { pending, inFlight, dead: dead.size, oldestPendingAgeMillis: oldest === null ? null : now - oldest }
+      return {
+        pending,
+        inFlight,
+        dead: dead.size,
+        oldestPendingAgeMillis: oldest === null ? null : now - oldest,
+        parkedKeys: parkedKeys().length
+      }
     })
   })
 })

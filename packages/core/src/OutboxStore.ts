@@ -11,6 +11,13 @@
  * - **complete**: settling claimed messages (ack, retry later, dead-letter, release).
  *   It is **fenced**: only messages still leased under the same token are changed;
  *   the rest are reported back as `fenced`, because another claimer may hold them now.
+ * - **ordered claim**: a claim that hands out only the **head** of each key: a keyed
+ *   message on an ordered topic is claimable only when no earlier message of its key
+ *   (on an ordered topic) is still in the outbox — in flight, waiting for a retry, or
+ *   pending — and its key is not **parked**. So a key never has two messages in
+ *   flight, a claim holds each key at most once, and keys are delivered in id order.
+ * - **parked key**: a key whose head was dead-lettered with `parkKey`: its later
+ *   messages wait until that dead letter is replayed (it becomes the head again) or purged.
  *
  * @since 0.1.0
  */
@@ -28,7 +35,19 @@ export interface ClaimOptions {
   readonly leaseFor: Duration.Duration
   /** Claim messages on their first attempt before retries (still FIFO within each group). */
   readonly freshFirst?: boolean | undefined
+  /** Claim only the head of each key (see "ordered claim" above); absent means unordered. */
+  readonly ordered?: Ordering | undefined
 }
+
+/** Which messages an ordered claim keeps in key order: every topic's, or only the listed topics'. */
+export type Ordering = "all" | { readonly topics: ReadonlyArray<string> }
+
+/** Whether a message takes part in key ordering under `ordering`: keyed, and on an ordered topic. */
+export const isOrdered = (
+  ordering: Ordering | undefined,
+  message: { readonly topic: string; readonly key: string | null }
+): boolean =>
+  ordering !== undefined && message.key !== null && (ordering === "all" || ordering.topics.includes(message.topic))
 
 /** Messages leased to one claimer under one token. `attempts` was already counted for this delivery. */
 export interface Claim {
@@ -42,8 +61,17 @@ export type Completion = Data.TaggedEnum<{
   Ack: { readonly id: MessageId }
   /** Try again after `delay`, keeping `error` as its last error. */
   Retry: { readonly id: MessageId; readonly delay: Duration.Duration; readonly error: string }
-  /** Give up: move it to the dead letters with its reason and last error. */
-  DeadLetter: { readonly id: MessageId; readonly reason: DeadLetter.Reason; readonly error: string }
+  /**
+   * Give up: move it to the dead letters with its reason and last error. With
+   * `parkKey`, its key is parked: ordered claims hold back the key's later
+   * messages until this letter is replayed or purged.
+   */
+  DeadLetter: {
+    readonly id: MessageId
+    readonly reason: DeadLetter.Reason
+    readonly error: string
+    readonly parkKey?: boolean | undefined
+  }
   /** Hand it back untried (shutdown before sending): available at once, and the attempt is not counted. */
   Release: { readonly id: MessageId }
 }>
@@ -68,6 +96,8 @@ export interface Stats {
   readonly dead: number
   /** Age of the oldest pending message (now − createdAt), or null when nothing is pending. */
   readonly oldestPendingAgeMillis: number | null
+  /** Keys parked behind a dead letter (see `DeadLetters.parkedKeys`). */
+  readonly parkedKeys: number
 }
 
 /** A store operation failed (connection lost, query failed). The message says which operation. */
@@ -89,6 +119,11 @@ export interface DeadLetters {
   readonly replay: (filter: DeadLetter.Filter) => Effect.Effect<number, OutboxStoreError>
   /** Deletes matching letters for good; returns how many. */
   readonly purge: (filter: DeadLetter.Filter) => Effect.Effect<number, OutboxStoreError>
+  /** The parked keys, oldest first, each with the dead letter that parks it. */
+  readonly parkedKeys: (options?: { readonly limit?: number | undefined }) => Effect.Effect<
+    ReadonlyArray<DeadLetter.ParkedKey>,
+    OutboxStoreError
+  >
 }
 
 /** The store service. See the module comment for the glossary. */

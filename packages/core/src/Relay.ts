@@ -40,7 +40,14 @@ import * as WakeSignal from "./internal/wakeSignal.js"
 import { Leadership } from "./Leadership.js"
 import { type OutboxMessage, traceparentHeader } from "./Message.js"
 import * as OutboxMetrics from "./OutboxMetrics.js"
-import { type Claim, Completion, OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
+import {
+  type Claim,
+  Completion,
+  isOrdered,
+  type Ordering,
+  OutboxStore,
+  type OutboxStoreError
+} from "./OutboxStore.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import { SendError, Sender, SendResult } from "./Sender.js"
 import * as Topic from "./Topic.js"
@@ -69,12 +76,29 @@ export interface Config {
    * instead of being sent (or retried forever). Other topics pass unchecked.
    */
   readonly topics: ReadonlyArray<Topic.AnyNoContext>
+  /**
+   * Deliver messages with the same `key` in publish order: `true` for every
+   * topic, or the names of the ordered topics (their keyed messages share one
+   * order per key). A key never has two messages in flight, and a later message
+   * waits while an earlier one is in flight or waiting for its retry; other keys
+   * flow on. Unkeyed messages stay unordered. Every relay on one outbox must agree.
+   */
+  readonly ordered: boolean | ReadonlyArray<string>
+  /**
+   * In ordered delivery, what a dead-lettered message does to its key:
+   * `block` parks the key (its later messages wait until the dead letter is
+   * replayed or purged: strict order); `skip` lets the key move on.
+   */
+  readonly deadLetteredKey: "block" | "skip"
 }
 
 /** Partial config: anything left out takes its default. */
 export type Options = Partial<Config>
 
-/** The defaults: batches of 100, one in flight, 1 s poll, 30 s lease, 10 s send timeout, 30 s shutdown. */
+/**
+ * The defaults: batches of 100, one in flight, 1 s poll, 30 s lease, 10 s send
+ * timeout, 30 s shutdown, unordered (and `block` once ordered).
+ */
 export const defaults: Config = {
   batchSize: 100,
   concurrency: 1,
@@ -84,7 +108,9 @@ export const defaults: Config = {
   shutdownTimeout: Duration.seconds(30),
   retryPolicy: RetryPolicy.defaultPolicy,
   freshFirst: false,
-  topics: []
+  topics: [],
+  ordered: false,
+  deadLetteredKey: "block"
 }
 
 /** What one drain step did. */
@@ -115,6 +141,7 @@ interface Resolved {
   readonly shutdownTimeout: Duration.Duration
   readonly policyFor: RetryPolicy.Selector
   readonly topics: ReadonlyMap<string, Topic.AnyNoContext>
+  readonly ordering: Ordering | undefined
 }
 
 const resolve = (options: Options): Resolved => {
@@ -127,7 +154,8 @@ const resolve = (options: Options): Resolved => {
     sendTimeout: Duration.decode(config.sendTimeout),
     shutdownTimeout: Duration.decode(config.shutdownTimeout),
     policyFor: typeof policy === "function" ? policy : () => policy,
-    topics: new Map(config.topics.map((topic) => [topic.name, topic]))
+    topics: new Map(config.topics.map((topic) => [topic.name, topic])),
+    ordering: config.ordered === true ? "all" : config.ordered === false ? undefined : { topics: config.ordered }
   }
 }
 
@@ -271,7 +299,8 @@ const recordOutcome = Effect.fnUntraced(function*(
             ...message,
             reason: completion.reason,
             lastError: completion.error,
-            deadAt: new Date(now)
+            deadAt: new Date(now),
+            parksKey: completion.parkKey === true
           }).pipe(
             Effect.catchAllCause((cause) => Effect.logError("The dead-letter sink failed; the letter is kept", cause))
           )
@@ -290,6 +319,21 @@ const recordOutcome = Effect.fnUntraced(function*(
   }
 })
 
+/** Under the `block` policy, a dead-lettered ordered message parks its key. */
+const parkKeys = (
+  resolved: Resolved,
+  batch: ReadonlyArray<OutboxMessage>,
+  completions: ReadonlyArray<Completion>
+): ReadonlyArray<Completion> => {
+  if (resolved.ordering === undefined || resolved.config.deadLetteredKey === "skip") return completions
+  const ordered = new Set(batch.filter((message) => isOrdered(resolved.ordering, message)).map((message) => message.id))
+  return completions.map((completion) =>
+    completion._tag === "DeadLetter" && ordered.has(completion.id)
+      ? Completion.DeadLetter({ ...completion, parkKey: true })
+      : completion
+  )
+}
+
 /** Sends a claimed batch and settles every message of it in one store write. */
 const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
   const store = yield* OutboxStore
@@ -306,7 +350,7 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
         : yield* completionFor(message, result, resolved.policyFor)
     )
   }
-  const completions = [...undecodable, ...settled]
+  const completions = parkKeys(resolved, claim.messages, [...undecodable, ...settled])
   const report = yield* store.complete(claim.token, completions).pipe(
     Effect.withSpan("outbox.complete", { attributes: { "outbox.batch_size": completions.length } })
   )
@@ -336,7 +380,8 @@ const claimBatch = (resolved: Resolved) =>
     store.claim({
       batchSize: resolved.config.batchSize,
       leaseFor: resolved.leaseFor,
-      freshFirst: resolved.config.freshFirst
+      freshFirst: resolved.config.freshFirst,
+      ordered: resolved.ordering
     })).pipe(
       Effect.tap((claim) => Metric.update(OutboxMetrics.batchSize, claim.messages.length)),
       Effect.withSpan("outbox.claim", { attributes: { "outbox.batch_limit": resolved.config.batchSize } })
@@ -410,7 +455,10 @@ const worker = (resolved: Resolved, signal: WakeSignal.WakeSignal, leadership: L
     const round = yield* signal.round
     if (!(yield* leadership.isLeader)) return yield* waitForWork(round)
     const summary = yield* step(resolved)
-    if (summary.claimed < resolved.config.batchSize) yield* waitForWork(round)
+    // Settling a key's head makes its next message claimable, with no wake-up
+    // from the store: in ordered delivery that is a reason to claim again at once.
+    const freedKeys = resolved.ordering !== undefined && summary.sent + summary.deadLettered > 0
+    if (summary.claimed < resolved.config.batchSize && !freedKeys) yield* waitForWork(round)
   })
   return iteration.pipe(
     Effect.tapError((error) => Effect.logError("The relay could not reach the outbox store; backing off", error)),

@@ -63,6 +63,16 @@ const migrations = (tables: Tables.Tables) => ({
         message_id text PRIMARY KEY,
         processed_at timestamptz NOT NULL DEFAULT now()
       )`.withoutTransform
+    ], { discard: true })),
+  // Ordered delivery: the index answers "is there an earlier unsettled message of
+  // this key" with one probe; dead letters remember whether they park their key.
+  "2_ordered_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`CREATE INDEX ${sql(`${tables.prefix}_key_order`)} ON ${sql(tables.outbox)} (key, id)
+          WHERE sent_at IS NULL AND key IS NOT NULL`.withoutTransform,
+      sql`ALTER TABLE ${sql(tables.deadLetters)} ADD COLUMN parks_key boolean NOT NULL DEFAULT false`.withoutTransform,
+      sql`CREATE INDEX ${sql(`${tables.prefix}_parked_keys`)} ON ${sql(tables.deadLetters)} (key)
+          WHERE parks_key`.withoutTransform
     ], { discard: true }))
 })
 

@@ -10,6 +10,12 @@
  *   order, leasing them under a fresh token. A lease is `available_at` moved to
  *   the lease's end (plus `locked_by`/`locked_until` for fencing and stats), so
  *   "claimable" is the single index-served condition `available_at <= now()`.
+ * - Ordered claims add one condition for keyed rows: no earlier unsent row of the
+ *   key (one probe of the `(key, id)` index) and no dead letter parking the key.
+ *   The head is computed, never stored, so no flag can go stale across relays.
+ *   For id order to be commit order within a key, `append` takes a per-key
+ *   transaction-scoped advisory lock before drawing ids: publishers of one key
+ *   queue behind each other's transactions (publishers of other keys do not).
  * - `complete` is one statement for the whole batch (acks, retries, dead
  *   letters, releases as data-modifying CTEs), fenced by the claim's token.
  * - Time is the database's `now()`, so relays on different hosts agree.
@@ -17,6 +23,8 @@
  * @since 0.1.0
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,7 +34,14 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
-import { type ClaimOptions, type CompleteReport, OutboxStore, type OutboxStoreError, type Stats } from "@effect-outbox/core/OutboxStore"
+import {
+  type ClaimOptions,
+  type CompleteReport,
+  type Ordering,
+  OutboxStore,
+  type OutboxStoreError,
+  type Stats
+} from "@effect-outbox/core/OutboxStore"
 import { refail } from "./internal/errors.js"
 import * as Tables from "./internal/tables.js"
 import * as Migrations from "./Migrations.js"
@@ -60,6 +75,7 @@ interface DeadRow extends MessageRow {
   readonly reason: DeadLetter.Reason
   readonly last_error: string
   readonly dead_at: Date
+  readonly parks_key: boolean
 }
 
 const toMessage = (row: MessageRow): OutboxMessage => ({
@@ -77,12 +93,27 @@ const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
   ...toMessage(row),
   reason: row.reason,
   lastError: row.last_error,
-  deadAt: row.dead_at
+  deadAt: row.dead_at,
+  parksKey: row.parks_key
 })
 
 const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
 
 const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
+
+// An ordered claim takes a keyed row only as its key's head: nothing earlier of
+// the key unsent (in flight, waiting to retry or pending) and the key not parked.
+const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, ordering: Ordering | undefined) => {
+  if (ordering === undefined) return sql`true`
+  const topics = ordering === "all" ? undefined : ordering.topics
+  return sql`(o.key IS NULL ${topics === undefined ? sql`` : sql`OR NOT (o.topic = ANY(${topics}::text[]))`} OR (
+    NOT EXISTS (
+      SELECT 1 FROM ${sql(tables.outbox)} e
+      WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL ${
+    topics === undefined ? sql`` : sql`AND e.topic = ANY(${topics}::text[])`
+  })
+    AND NOT EXISTS (SELECT 1 FROM ${sql(tables.deadLetters)} d WHERE d.key = o.key AND d.parks_key)))`
+}
 
 // The claim: one statement. Leasing moves available_at to the lease's end, so
 // "claimable" is `available_at <= now()` alone; the CTE keeps the row's
@@ -92,8 +123,8 @@ const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: 
   const lease = millis(options.leaseFor)
   return sql<MessageRow>`
     WITH picked AS (
-      SELECT id, available_at FROM ${outbox}
-      WHERE sent_at IS NULL AND available_at <= now()
+      SELECT id, available_at FROM ${outbox} o
+      WHERE sent_at IS NULL AND available_at <= now() AND ${headsOnly(sql, tables, options.ordered)}
       ORDER BY ${options.freshFirst === true ? sql`(attempts > 0), id` : sql`id`}
       LIMIT ${options.batchSize}
       FOR UPDATE SKIP LOCKED
@@ -106,20 +137,38 @@ const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: 
     RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
 }
 
+class Explained extends Data.TaggedError("Explained")<{ readonly plan: ReadonlyArray<{ "QUERY PLAN": string }> }> {}
+
 /**
- * The query plan of the claim statement (`EXPLAIN`, not executed), to check
- * that it is served by the `<prefix>_claimable` index on your data.
+ * The query plan of the claim statement, to check that it is served by the
+ * `<prefix>_claimable` index (and, ordered, `<prefix>_key_order`) on your data.
+ * Plain `EXPLAIN` by default; with `analyze`, the claim runs and is rolled back.
  */
 export const explainClaim = Effect.fn("SqlOutboxStore.explainClaim")(function*(
-  options: Migrations.Options & { readonly batchSize?: number | undefined } = {}
+  options: Migrations.Options & {
+    readonly batchSize?: number | undefined
+    readonly ordered?: Ordering | undefined
+    /** Run the claim (`EXPLAIN ANALYZE`, rolled back) to report actual rows and time. */
+    readonly analyze?: boolean | undefined
+  } = {}
 ) {
   const sql = yield* SqlClient.SqlClient
   const tables = yield* Tables.resolve(options)
   const [text, params] = claimStatement(sql, tables, "explain", {
     batchSize: options.batchSize ?? 100,
-    leaseFor: Duration.seconds(30)
+    leaseFor: Duration.seconds(30),
+    ordered: options.ordered
   }).compile(true)
-  const rows = yield* sql.unsafe<{ "QUERY PLAN": string }>(`EXPLAIN ${text}`, params).withoutTransform.pipe(
+  const explain = sql.unsafe<{ "QUERY PLAN": string }>(
+    `EXPLAIN ${options.analyze === true ? "(ANALYZE, BUFFERS) " : ""}${text}`,
+    params
+  ).withoutTransform
+  // EXPLAIN ANALYZE really claims: run it in a transaction that a failure always rolls back.
+  const rows = yield* (options.analyze === true
+    ? sql.withTransaction(Effect.flatMap(explain, (plan) => Effect.fail(new Explained({ plan })))).pipe(
+      Effect.catchTag("Explained", ({ plan }) => Effect.succeed(plan))
+    )
+    : explain).pipe(
     refail("explainClaim")
   )
   return rows.map((row) => row["QUERY PLAN"])
@@ -163,12 +212,14 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       const delays: Array<number> = []
       const reasons: Array<string | null> = []
       const errors: Array<string | null> = []
+      const parks: Array<boolean> = []
       for (const completion of completions) {
         ids.push(Number(completion.id))
         kinds.push(completion._tag)
         delays.push(completion._tag === "Retry" ? millis(completion.delay) : 0)
         reasons.push(completion._tag === "DeadLetter" ? completion.reason : null)
         errors.push(completion._tag === "Retry" || completion._tag === "DeadLetter" ? completion.error : null)
+        parks.push(completion._tag === "DeadLetter" && completion.parkKey === true)
       }
       // One statement settles the batch; every branch is fenced by the claim's token.
       const rows = allAcked
@@ -176,8 +227,9 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
           DELETE FROM ${outbox} WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`.withoutTransform
         : yield* sql<{ id: string | number }>`
         WITH input AS (
-          SELECT * FROM unnest(${ids}::bigint[], ${kinds}::text[], ${delays}::float8[], ${reasons}::text[], ${errors}::text[])
-            AS t(id, kind, delay_ms, reason, error)
+          SELECT * FROM unnest(${ids}::bigint[], ${kinds}::text[], ${delays}::float8[], ${reasons}::text[], ${errors}::text[],
+                               ${parks}::boolean[])
+            AS t(id, kind, delay_ms, reason, error, parks_key)
         ),
         acked AS (${
         retainSent === undefined
@@ -200,11 +252,12 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         died AS (
           DELETE FROM ${outbox} o USING input i
           WHERE i.kind = 'DeadLetter' AND o.id = i.id AND o.locked_by = ${token}
-          RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, o.available_at, i.reason, i.error
+          RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, o.available_at, i.reason, i.error,
+            i.parks_key AND o.key IS NOT NULL AS parks_key
         ),
         buried AS (
-          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, created_at, available_at, reason, last_error)
-          SELECT id, topic, key, payload, headers, attempts, created_at, available_at, reason, error FROM died
+          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, created_at, available_at, reason, last_error, parks_key)
+          SELECT id, topic, key, payload, headers, attempts, created_at, available_at, reason, error, parks_key FROM died
           RETURNING id
         )
         SELECT id FROM acked UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM released
@@ -215,6 +268,11 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       for (const completion of completions) (done.has(completion.id) ? completed : fenced).push(completion.id)
       return { completed, fenced } satisfies CompleteReport
     }).pipe(refail("complete"))
+
+  // The per-key lock of `append` (see the module comment); the two-int form keeps
+  // it apart from single-bigint advisory locks such as leadership's.
+  const lockKey = (key: string | Statement.Fragment) =>
+    sql`pg_advisory_xact_lock(hashtext(${tables.outbox}), hashtext(${key}))`
 
   const wakeups: Stream.Stream<void> = Option.match(notifications, {
     onNone: () => Stream.never,
@@ -227,13 +285,15 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         if (messages.length === 0) return []
         const [single] = messages
         if (messages.length === 1 && single !== undefined) {
-          // One message (the usual publish): plain VALUES, no arrays to build or unnest.
+          // One message (the usual publish): no arrays to build or unnest. A keyed one
+          // takes its key's lock first, so its id is drawn after the key's earlier publishers commit.
           const rows = yield* sql<{ id: string | number }>`
             WITH inserted AS (
               INSERT INTO ${outbox} (topic, key, payload, headers, available_at)
-              VALUES (${single.topic}, ${single.key}, ${JSON.stringify(single.payload)}::jsonb,
-                      ${JSON.stringify(single.headers)}::jsonb,
-                      now() + ${single.delay === undefined ? 0 : millis(single.delay)} * interval '1 millisecond')
+              SELECT ${single.topic}, ${single.key}, ${JSON.stringify(single.payload)}::jsonb,
+                     ${JSON.stringify(single.headers)}::jsonb,
+                     now() + ${single.delay === undefined ? 0 : millis(single.delay)} * interval '1 millisecond'
+              ${single.key === null ? sql`` : sql`FROM (SELECT ${lockKey(single.key)}) AS locked`}
               RETURNING id
             )
             SELECT id FROM inserted, (SELECT pg_notify(${tables.channel}, 'append')) AS wake`.withoutTransform
@@ -244,13 +304,20 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         const payloads = messages.map((m) => JSON.stringify(m.payload))
         const headers = messages.map((m) => JSON.stringify(m.headers))
         const delays = messages.map((m) => (m.delay === undefined ? 0 : millis(m.delay)))
-        // One statement: the rows, in order, and the commit-time wake-up.
+        // Keys' locks in sorted order, so two publishers of the same keys cannot deadlock.
+        const lockKeys = Array.from(new Set(keys.filter((key): key is string => key !== null))).sort()
+        // One statement: the keys' locks, the rows in order, and the commit-time wake-up.
         const rows = yield* sql<{ id: string | number }>`
           WITH inserted AS (
             INSERT INTO ${outbox} (topic, key, payload, headers, available_at)
             SELECT topic, key, payload::jsonb, headers::jsonb, now() + delay_ms * interval '1 millisecond'
             FROM unnest(${topics}::text[], ${keys}::text[], ${payloads}::text[], ${headers}::text[], ${delays}::float8[])
               WITH ORDINALITY AS t(topic, key, payload, headers, delay_ms, n)
+            ${
+          lockKeys.length === 0 ? sql`` : sql`, (
+              SELECT count(*) FROM (SELECT ${lockKey(sql`k`)} FROM unnest(${lockKeys}::text[]) AS l(k)) AS each_key
+            ) AS locked`
+        }
             ORDER BY n
             RETURNING id
           )
@@ -324,14 +391,38 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
           SELECT count(*) AS count FROM purged`.withoutTransform.pipe(
           Effect.map((rows) => Number(rows[0]?.count ?? 0)),
           refail("deadLetters.purge")
+        ),
+      parkedKeys: (parkedOptions) =>
+        sql<DeadRow & { readonly key: string }>`
+          SELECT * FROM ${dead} WHERE parks_key ORDER BY id ${
+          parkedOptions?.limit === undefined ? sql`` : sql`LIMIT ${parkedOptions.limit}`
+        }`.withoutTransform.pipe(
+          Effect.map((rows) =>
+            rows.map((row): DeadLetter.ParkedKey => ({
+              key: row.key,
+              messageId: String(row.id),
+              topic: row.topic,
+              reason: row.reason,
+              lastError: row.last_error,
+              since: row.dead_at
+            }))
+          ),
+          refail("deadLetters.parkedKeys")
         )
     },
 
-    stats: sql<{ pending: string | number; in_flight: string | number; dead: string | number; oldest: number | null }>`
+    stats: sql<{
+      pending: string | number
+      in_flight: string | number
+      dead: string | number
+      parked: string | number
+      oldest: number | null
+    }>`
       SELECT
         count(*) FILTER (WHERE locked_by IS NULL OR locked_until <= now()) AS pending,
         count(*) FILTER (WHERE locked_by IS NOT NULL AND locked_until > now()) AS in_flight,
         (SELECT count(*) FROM ${dead}) AS dead,
+        (SELECT count(*) FROM ${dead} WHERE parks_key) AS parked,
         (extract(epoch FROM now() - min(created_at) FILTER (WHERE locked_by IS NULL OR locked_until <= now())) * 1000)::float8
           AS oldest
       FROM ${outbox} WHERE sent_at IS NULL`.withoutTransform.pipe(
@@ -339,6 +430,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         pending: Number(row?.pending ?? 0),
         inFlight: Number(row?.in_flight ?? 0),
         dead: Number(row?.dead ?? 0),
+        parkedKeys: Number(row?.parked ?? 0),
         oldestPendingAgeMillis: row?.oldest === null || row?.oldest === undefined ? null : Math.max(0, Math.round(row.oldest))
       })),
       refail("stats")

@@ -21,7 +21,7 @@ import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { NewMessage } from "../Message.js"
-import { type Claim, Completion, OutboxStore, type OutboxStoreError } from "../OutboxStore.js"
+import { type Claim, Completion, type Ordering, OutboxStore, type OutboxStoreError } from "../OutboxStore.js"
 
 /** How to run the suite against one store. */
 export interface Options<E> {
@@ -60,16 +60,21 @@ export const run = <E>(name: string, options: Options<E>): void => {
   const store = OutboxStore
   const claim = (batchSize: number, leaseFor: Duration.Duration = longLease, freshFirst = false) =>
     Effect.flatMap(store, (s) => s.claim({ batchSize, leaseFor, freshFirst }))
+  const claimOrdered = (ordered: Ordering = "all", batchSize = 10) =>
+    Effect.flatMap(store, (s) => s.claim({ batchSize, leaseFor: longLease, ordered }))
+  /** What a claim handed out, as `[topic, key, n]` with `n` from the payload. */
+  const handed = (claimed: Claim) =>
+    claimed.messages.map((m) => [m.topic, m.key, (m.payload as { readonly n: number }).n])
   const append = (...messages: ReadonlyArray<NewMessage>) => Effect.flatMap(store, (s) => s.append(messages))
   const complete = (claimed: Claim, completions: ReadonlyArray<Completion>) =>
     Effect.flatMap(store, (s) => s.complete(claimed.token, completions))
 
   /** Claims until a claim holds `id` (the event the test waits for), letting time pass between tries. */
-  const claimUntilHolding = (id: string, leaseFor: Duration.Duration = longLease) =>
+  const claimUntilHolding = (id: string, leaseFor: Duration.Duration = longLease, ordered?: Ordering) =>
     Effect.gen(function*() {
       const deadline = live ? 100 : 1_000
       for (let tries = 0; tries < deadline; tries++) {
-        const claimed = yield* claim(10, leaseFor)
+        const claimed = yield* Effect.flatMap(store, (s) => s.claim({ batchSize: 10, leaseFor, ordered }))
         if (claimed.messages.some((m) => m.id === id)) return claimed
         yield* elapse(step)
       }
@@ -236,7 +241,7 @@ export const run = <E>(name: string, options: Options<E>): void => {
 
     test("stats count pending, in flight and dead, and the oldest pending age", Effect.gen(function*() {
       const s = yield* store
-      expect(yield* s.stats).toEqual({ pending: 0, inFlight: 0, dead: 0, oldestPendingAgeMillis: null })
+      expect(yield* s.stats).toEqual({ pending: 0, inFlight: 0, dead: 0, oldestPendingAgeMillis: null, parkedKeys: 0 })
       yield* append(message("t", { n: 1 }), message("t", { n: 2 }), message("t", { n: 3 }, { delay: Duration.hours(1) }))
       yield* elapse(live ? Duration.millis(20) : Duration.seconds(5))
       yield* claim(1)
@@ -282,6 +287,118 @@ export const run = <E>(name: string, options: Options<E>): void => {
       const claimed = yield* claim(10)
       const report = yield* complete(claimed, [Completion.Ack({ id: "999999999" })])
       expect(report).toEqual({ completed: [], fenced: ["999999999"] })
+    }))
+
+    test("an ordered claim hands out each key's head only; the rest of the key waits while it is in flight or retrying", Effect.gen(function*() {
+      const [a1, a2, b1, , a3] = yield* append(
+        message("t", { n: 1 }, { key: "a" }),
+        message("t", { n: 2 }, { key: "a" }),
+        message("t", { n: 3 }, { key: "b" }),
+        message("t", { n: 4 }),
+        message("t", { n: 5 }, { key: "a" }),
+        message("t", { n: 6 }, { key: "b" })
+      )
+      const first = yield* claimOrdered()
+      expect(handed(first)).toEqual([["t", "a", 1], ["t", "b", 3], ["t", null, 4]])
+      // In flight: nothing more of a or b.
+      expect((yield* claimOrdered()).messages).toEqual([])
+      const delay = live ? Duration.millis(500) : Duration.seconds(10)
+      yield* complete(first, [
+        Completion.Retry({ id: String(a1), delay, error: "503" }),
+        Completion.Ack({ id: String(b1) }),
+        Completion.Ack({ id: first.messages[2]?.id ?? "" })
+      ])
+      // b moves on; a waits for its head's retry, not skipping to a2.
+      const second = yield* claimOrdered()
+      expect(handed(second)).toEqual([["t", "b", 6]])
+      const retried = yield* claimUntilHolding(String(a1), longLease, "all")
+      expect(handed(retried)).toEqual([["t", "a", 1]])
+      expect(retried.messages[0]?.attempts).toBe(2)
+      yield* complete(retried, [Completion.Ack({ id: String(a1) })])
+      const third = yield* claimOrdered()
+      expect(third.messages.map((m) => m.id)).toEqual([a2])
+      yield* complete(third, [Completion.Ack({ id: String(a2) })])
+      expect((yield* claimOrdered()).messages.map((m) => m.id)).toEqual([a3])
+    }))
+
+    test("an ordered claim re-hands a head whose lease expired before any later message of its key", Effect.gen(function*() {
+      const [a1, a2] = yield* append(message("t", { n: 1 }, { key: "a" }), message("t", { n: 2 }, { key: "a" }))
+      yield* Effect.flatMap(store, (s) => s.claim({ batchSize: 10, leaseFor: shortLease, ordered: "all" }))
+      const again = yield* claimUntilHolding(String(a1), longLease, "all")
+      expect(again.messages.map((m) => [m.id, m.attempts])).toEqual([[a1, 2]])
+      yield* complete(again, [Completion.Ack({ id: String(a1) })])
+      expect((yield* claimOrdered()).messages.map((m) => m.id)).toEqual([a2])
+    }))
+
+    test("ordering per topic: keyed messages of the listed topics keep one order per key; other topics flow", Effect.gen(function*() {
+      yield* append(
+        message("order.created", { n: 1 }, { key: "o-1" }),
+        message("audit", { n: 2 }, { key: "o-1" }),
+        message("order.paid", { n: 3 }, { key: "o-1" }),
+        message("audit", { n: 4 }, { key: "o-1" })
+      )
+      const claimed = yield* claimOrdered({ topics: ["order.created", "order.paid"] })
+      expect(handed(claimed)).toEqual([["order.created", "o-1", 1], ["audit", "o-1", 2], ["audit", "o-1", 4]])
+    }))
+
+    test("concurrent ordered claims never hand out two messages of one key", Effect.gen(function*() {
+      const keys = Array.from({ length: 12 }, (_, k) => `k-${k}`)
+      yield* append(...[0, 1, 2, 3].flatMap((n) => keys.map((key) => message("t", { n }, { key }))))
+      const claims = yield* Effect.all(Array.from({ length: 4 }, () => claimOrdered("all", 5)), {
+        concurrency: "unbounded"
+      })
+      const claimed = claims.flatMap((c) => c.messages)
+      expect(claimed).toHaveLength(keys.length)
+      expect(new Set(claimed.map((m) => m.key)).size).toBe(claimed.length)
+      expect(claimed.every((m) => (m.payload as { readonly n: number }).n === 0)).toBe(true)
+    }))
+
+    test("a dead letter that parks its key holds the key back until it is replayed; one that does not lets it move on", Effect.gen(function*() {
+      const [a1, a2, b1, b2] = yield* append(
+        message("t", { n: 1 }, { key: "a" }),
+        message("t", { n: 2 }, { key: "a" }),
+        message("t", { n: 3 }, { key: "b" }),
+        message("t", { n: 4 }, { key: "b" })
+      )
+      const first = yield* claimOrdered()
+      yield* complete(first, [
+        Completion.DeadLetter({ id: String(a1), reason: "Rejected", error: "422 unknown customer", parkKey: true }),
+        Completion.DeadLetter({ id: String(b1), reason: "Rejected", error: "422", parkKey: false })
+      ])
+      expect((yield* claimOrdered()).messages.map((m) => m.id)).toEqual([b2])
+      const s = yield* store
+      const parked = yield* s.deadLetters.parkedKeys()
+      expect(parked.map((p) => [p.key, p.messageId, p.topic, p.reason, p.lastError])).toEqual([
+        ["a", a1, "t", "Rejected", "422 unknown customer"]
+      ])
+      expect(parked[0]?.since).toBeInstanceOf(Date)
+      expect((yield* s.stats).parkedKeys).toBe(1)
+      expect((yield* s.deadLetters.list({})).map((l) => [l.id, l.parksKey])).toEqual([[a1, true], [b1, false]])
+      // Unordered claims do not honour parking.
+      expect((yield* claim(10)).messages.map((m) => m.id)).toEqual([a2])
+    }))
+
+    test("replaying a parking dead letter makes it the key's head again; purging one lets the key move on", Effect.gen(function*() {
+      const [a1, a2, a3] = yield* append(
+        message("t", { n: 1 }, { key: "a" }),
+        message("t", { n: 2 }, { key: "a" }),
+        message("t", { n: 3 }, { key: "a" })
+      )
+      const s = yield* store
+      yield* complete(yield* claimOrdered(), [Completion.DeadLetter({ id: String(a1), reason: "Exhausted", error: "e", parkKey: true })])
+      expect((yield* claimOrdered()).messages).toEqual([])
+      expect(yield* s.deadLetters.replay({ ids: [String(a1)] })).toBe(1)
+      expect((yield* s.stats).parkedKeys).toBe(0)
+      const replayed = yield* claimOrdered()
+      expect(replayed.messages.map((m) => m.id)).toEqual([a1])
+      yield* complete(replayed, [Completion.DeadLetter({ id: String(a1), reason: "Exhausted", error: "e", parkKey: true })])
+      expect((yield* claimOrdered()).messages).toEqual([])
+      expect(yield* s.deadLetters.purge({ ids: [String(a1)] })).toBe(1)
+      expect(yield* s.deadLetters.parkedKeys()).toEqual([])
+      const next = yield* claimOrdered()
+      expect(next.messages.map((m) => m.id)).toEqual([a2])
+      yield* complete(next, [Completion.Ack({ id: String(a2) })])
+      expect((yield* claimOrdered()).messages.map((m) => m.id)).toEqual([a3])
     }))
 
     test("wakeups emit after messages are appended", Effect.gen(function*() {
