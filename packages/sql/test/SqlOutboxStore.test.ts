@@ -1,10 +1,21 @@
-import { Leadership, Outbox, OutboxStore, Relay, Sender, Topic } from "@effect-outbox/core"
-import { Drain, RecordingSender } from "@effect-outbox/core/testing"
+import { Outbox, OutboxStore, Relay, Sender, Topic } from "@effect-outbox/core"
+import { RecordingSender } from "@effect-outbox/core/testing"
 import { AdvisoryLock, Inbox, Migrations, SqlOutboxStore } from "@effect-outbox/sql"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Deferred, Duration, Effect, Fiber, Layer, Option, Ref, Schema } from "effect"
-import { eventually, migratedSchema, pgLayer, schemaName, dropOnClose, seed, storeOn, terminate } from "./postgres.js"
+import { Deferred, type Duration, Effect, Fiber, Layer, Option, Ref, Schema } from "effect"
+import {
+  drained,
+  dropOnClose,
+  eventually,
+  migratedSchema,
+  pgLayer,
+  relayProcess,
+  schemaName,
+  seed,
+  storeOn,
+  terminate
+} from "./postgres.js"
 
 const OrderCreated = Topic.make("order.created", Schema.Struct({ n: Schema.Number }))
 
@@ -13,27 +24,6 @@ const TestSql = pgLayer("effect-outbox-test", 8)
 const countRows = (table: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map(sql<{ count: string }>`SELECT count(*) AS count FROM ${sql(table)}`, (rows) => Number(rows[0]?.count)))
-
-/** Runs a relay "process": its own pool and store, a given sender, until the scope closes. */
-const relayProcess = (
-  schema: string,
-  name: string,
-  sender: Sender.Sender["Type"],
-  options: Relay.Options = {},
-  leadership: Layer.Layer<Leadership.Leadership, unknown> = Leadership.always
-) =>
-  Effect.forkScoped(
-    Effect.scoped(Relay.run(options)).pipe(
-      Effect.provideService(Sender.Sender, sender),
-      Effect.provide(leadership),
-      Effect.provide(storeOn(schema, name))
-    )
-  )
-
-const drained = (schema: string, seconds = 30) =>
-  Drain.untilDrained({ timeout: Duration.seconds(seconds) }).pipe(
-    Effect.provide(SqlOutboxStore.layer({ schema, migrate: false }))
-  )
 
 const sentIdsOf = (recorder: RecordingSender.RecordingSender["Type"]) =>
   Effect.map(recorder.attempts, (all) => all.filter((a) => a.outcome === "sent").map((a) => a.message.id))

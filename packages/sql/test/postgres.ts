@@ -1,7 +1,9 @@
+import { Leadership, Relay, Sender } from "@effect-outbox/core"
+import { Drain } from "@effect-outbox/core/testing"
 import { Migrations, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Layer, Random, Redacted } from "effect"
+import { Duration, Effect, Layer, Random, Redacted } from "effect"
 
 /** The test database: the local server unless OUTBOX_TEST_DATABASE_URL says otherwise. */
 export const databaseUrl = process.env.OUTBOX_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -67,3 +69,25 @@ export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, 
     }
     return yield* Effect.dieMessage(`timed out after ${seconds} s waiting for ${what}`)
   })
+
+/** Runs a relay "process": its own pool and store, a given sender, until the scope closes. */
+export const relayProcess = (
+  schema: string,
+  name: string,
+  sender: Sender.Sender["Type"],
+  options: Relay.Options = {},
+  leadership: Layer.Layer<Leadership.Leadership, unknown> = Leadership.always
+) =>
+  Effect.forkScoped(
+    Effect.scoped(Relay.run(options)).pipe(
+      Effect.provideService(Sender.Sender, sender),
+      Effect.provide(leadership),
+      Effect.provide(storeOn(schema, name))
+    )
+  )
+
+/** Waits until the schema's outbox has nothing pending or in flight. */
+export const drained = (schema: string, seconds = 30) =>
+  Drain.untilDrained({ timeout: Duration.seconds(seconds) }).pipe(
+    Effect.provide(SqlOutboxStore.layer({ schema, migrate: false }))
+  )
