@@ -106,13 +106,15 @@ const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
 const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, ordering: Ordering | undefined) => {
   if (ordering === undefined) return sql`true`
   const topics = ordering === "all" ? undefined : ordering.topics
+  // The parked check first: it is planned as one hashed set per claim, so a parked
+  // key's waiting messages are passed over by a hash lookup, not an index probe each.
   return sql`(o.key IS NULL ${topics === undefined ? sql`` : sql`OR NOT (o.topic = ANY(${topics}::text[]))`} OR (
-    NOT EXISTS (
+    NOT EXISTS (SELECT 1 FROM ${sql(tables.deadLetters)} d WHERE d.key = o.key AND d.parks_key)
+    AND NOT EXISTS (
       SELECT 1 FROM ${sql(tables.outbox)} e
       WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL ${
     topics === undefined ? sql`` : sql`AND e.topic = ANY(${topics}::text[])`
-  })
-    AND NOT EXISTS (SELECT 1 FROM ${sql(tables.deadLetters)} d WHERE d.key = o.key AND d.parks_key)))`
+  })))`
 }
 
 // The claim: one statement. Leasing moves available_at to the lease's end, so
