@@ -1,13 +1,18 @@
 /**
- * The admin JSON API: outbox stats and dead letters, behind a bearer token.
+ * The admin JSON API: outbox stats, dead letters and parked keys, behind a bearer token.
  *
  * Every route needs `Authorization: Bearer <token>` (401 without it or with
  * a wrong one; the comparison takes the same time wherever they differ).
  * Without a configured token the API answers 403: it is off.
  *
- * - `GET /admin/stats` → `{ pending, inFlight, dead, oldestPendingAgeMillis }`
+ * - `GET /admin/stats` → `{ pending, inFlight, dead, oldestPendingAgeMillis, parkedKeys }`
  * - `GET /admin/dead-letters?topic=&reason=&ids=&olderThan=&limit=` →
- *   `{ count, deadLetters: [...] }`, oldest first, at most `limit` (default 100)
+ *   `{ count, limit, deadLetters: [...] }`, oldest first, at most `limit` (default 100);
+ *   each letter says whether it `parksKey`
+ * - `GET /admin/parked-keys?limit=` → `{ count, limit, parkedKeys: [...] }`: the keys
+ *   that ordered delivery holds back behind a dead letter (`{ key, messageId, topic,
+ *   reason, lastError, since }`), oldest first, at most `limit` (default 100).
+ *   Replaying or purging the letter `messageId` resumes its key.
  * - `POST /admin/dead-letters/replay` and `POST /admin/dead-letters/purge`
  *   with the same filters → `{ replayed: n }` / `{ purged: n }`; with
  *   `dryRun=true` → `{ dryRun: true, matched: n, ids: [...] }` and nothing changes.
@@ -16,7 +21,7 @@
  *
  * Filters: `topic`; `reason` (`Exhausted`, `Rejected`, `Undecodable`); `ids`
  * (comma-separated); `olderThan` (died at least this long ago: `90` seconds,
- * `15m`, `2h`, `7d`); `limit`. An unknown or malformed parameter → 400 with
+ * `15m`, `2h`, `7d`); `limit`. An unknown or malformed parameter (on any route) → 400 with
  * `{ error }` naming it. A store failure → 503.
  *
  * @since 0.1.0
@@ -38,7 +43,7 @@ export interface Options {
   readonly token: Redacted.Redacted<string> | undefined
 }
 
-/** How many dead letters `GET /admin/dead-letters` lists when no `limit` is given. */
+/** How many dead letters or parked keys a listing answers when no `limit` is given. */
 export const defaultListLimit = 100
 
 // Bodies are built here from plain data (numbers, strings, dates, stored JSON),
@@ -74,15 +79,21 @@ const authorized = (options: Options) =>
 const storeFailure = (error: OutboxStore.OutboxStoreError) =>
   Effect.as(Effect.logError("An admin request failed in the store", error), problem(503, error.message))
 
-const withQuery = <R>(
-  flags: ReadonlyArray<"dryRun" | "all">,
-  use: (query: DeadLetterQuery.Query) => Effect.Effect<HttpServerResponse.HttpServerResponse, OutboxStore.OutboxStoreError, R>
+/** Parses the query string with `parse` (400 naming a bad parameter), then answers with `use` (503 on a store failure). */
+const withParsed = <Q, R>(
+  parse: (params: DeadLetterQuery.Params) => Either.Either<Q, DeadLetterQuery.InvalidQuery>,
+  use: (query: Q) => Effect.Effect<HttpServerResponse.HttpServerResponse, OutboxStore.OutboxStoreError, R>
 ) =>
   Effect.flatMap(HttpServerRequest.ParsedSearchParams, (params) =>
-    Either.match(DeadLetterQuery.parse(params, flags), {
+    Either.match(parse(params), {
       onLeft: (error) => Effect.succeed(problem(400, error.message)),
       onRight: use
     })).pipe(Effect.catchTag("OutboxStoreError", storeFailure))
+
+const withQuery = <R>(
+  flags: ReadonlyArray<"dryRun" | "all">,
+  use: (query: DeadLetterQuery.Query) => Effect.Effect<HttpServerResponse.HttpServerResponse, OutboxStore.OutboxStoreError, R>
+) => withParsed((params) => DeadLetterQuery.parse(params, flags), use)
 
 const store = OutboxStore.OutboxStore
 
@@ -130,6 +141,15 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, OutboxSto
           const filter = { ...query.filter, limit: query.filter.limit ?? defaultListLimit }
           const letters = yield* (yield* store).deadLetters.list(filter)
           return json({ count: letters.length, limit: filter.limit, deadLetters: letters })
+        })))
+    ),
+    HttpRouter.get(
+      "/admin/parked-keys",
+      guard(withParsed(DeadLetterQuery.parseParkedKeys, (query) =>
+        Effect.gen(function*() {
+          const limit = query.limit ?? defaultListLimit
+          const parkedKeys = yield* (yield* store).deadLetters.parkedKeys({ limit })
+          return json({ count: parkedKeys.length, limit, parkedKeys })
         })))
     ),
     HttpRouter.post("/admin/dead-letters/replay", guard(change("replay"))),

@@ -101,10 +101,18 @@ export const readiness: (
 
     const sinceProgress = now - progress.lastProgressAt
     const stats = store.stats
-    const stalled = relay.ok && leader && stats !== null && stats.pending > 0 &&
+    const idleWithWork = relay.ok && leader && stats !== null && stats.pending > 0 &&
       (stats.oldestPendingAgeMillis ?? 0) > Duration.toMillis(threshold) &&
       sinceProgress > Duration.toMillis(threshold)
-    const progressDetail = stalled
+    // Messages held behind parked keys wait for an operator, not for this relay:
+    // restarting or unrouting it would not help, so that is reported, not failed.
+    const parked = idleWithWork && stats.parkedKeys > 0
+    const stalled = idleWithWork && !parked
+    const progressDetail = parked
+      ? `waiting: ${stats.pending} messages pending, ${stats.parkedKeys} keys parked behind dead letters (replay or purge them to resume); nothing settled for ${
+        seconds(sinceProgress)
+      } s`
+      : stalled
       ? `stalled: ${stats.pending} messages pending (the oldest for ${
         seconds(stats.oldestPendingAgeMillis ?? 0)
       } s) and nothing settled for ${seconds(sinceProgress)} s`

@@ -8,8 +8,8 @@
  * Names follow the exporter's conventions: counters get `_total`
  * (`outbox_sent_total{topic="order.created"}`), histograms `_bucket`/`_sum`/
  * `_count`, and a `target_info` series carries the service name. On each
- * scrape the store's gauges (pending, in flight, dead letters, age of the
- * oldest pending message) are refreshed first.
+ * scrape the store's gauges (pending, in flight, dead letters, parked keys,
+ * age of the oldest pending message) are refreshed first.
  *
  * @since 0.1.0
  */
@@ -82,13 +82,18 @@ export const inFlight = Metric.gauge("outbox_in_flight", { description: "Message
 /** Dead letters kept in the store, as last observed. */
 export const deadLetters = Metric.gauge("outbox_dead_letters", { description: "Dead letters kept in the store" })
 
+/** Keys that ordered delivery holds back behind a dead letter, as last observed: alert when above 0. */
+export const parkedKeys = Metric.gauge("outbox_parked_keys", {
+  description: "Keys held back in ordered delivery behind a dead letter (replay or purge it to resume the key)"
+})
+
 /** Seconds the oldest pending message has waited (0 when none), as last observed: the backlog alert. */
 export const oldestPendingAge = Metric.gauge("outbox_oldest_pending_age_seconds", {
   description: "Seconds the oldest pending message has waited"
 })
 
 /**
- * Sets the store gauges (core's `outbox_pending` and the three above) from
+ * Sets the store gauges (core's `outbox_pending` and the four above) from
  * `stats`. An unreachable store leaves the last values and is logged once per
  * scrape: `/readyz` reports it.
  */
@@ -102,6 +107,7 @@ export const observeStore = (
         Metric.set(OutboxMetrics.pending, stats.pending),
         Metric.set(inFlight, stats.inFlight),
         Metric.set(deadLetters, stats.dead),
+        Metric.set(parkedKeys, stats.parkedKeys),
         Metric.set(oldestPendingAge, (stats.oldestPendingAgeMillis ?? 0) / 1000)
       ], { discard: true })
     ),

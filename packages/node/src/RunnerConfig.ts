@@ -133,6 +133,22 @@ export const settings = {
     expected: "always or advisory-lock",
     default: "always"
   }),
+  ordered: setting({
+    env: "OUTBOX_ORDERED",
+    flag: "ordered",
+    description:
+      "Deliver messages with the same key in publish order: true for every topic, or the ordered topics comma-separated; false leaves delivery unordered. A key never has two messages in flight; unkeyed messages stay unordered. Every relay on one outbox must agree.",
+    expected: "false, true or a comma-separated list of topic names",
+    default: "false"
+  }),
+  deadLetteredKey: setting({
+    env: "OUTBOX_DEAD_LETTERED_KEY",
+    flag: "dead-lettered-key",
+    description:
+      "With ordered delivery, what a dead-lettered message does to its key: block parks the key (its later messages wait until the dead letter is replayed or purged: strict order); skip lets the key move on to its next message.",
+    expected: "block or skip",
+    default: "block"
+  }),
   httpPort: setting({
     env: "OUTBOX_HTTP_PORT",
     flag: "http-port",
@@ -275,6 +291,21 @@ export const parseRetry = (text: string): RetryPolicy.RetryPolicy | undefined =>
   }
 }
 
+/**
+ * Parses `OUTBOX_ORDERED`: `true` (every topic), `false` (unordered), or
+ * comma-separated topic names; `undefined` when it is none of these (an empty
+ * name, or `true`/`false` among topic names).
+ */
+export const parseOrdered = (text: string): boolean | ReadonlyArray<string> | undefined => {
+  const trimmed = text.trim()
+  const lower = trimmed.toLowerCase()
+  if (lower === "true") return true
+  if (lower === "false") return false
+  const topics = trimmed.split(",").map((topic) => topic.trim())
+  // A topic called "true" or "false" is far more likely a typo in a list than a real topic.
+  return topics.some((topic) => topic.length === 0 || /^(true|false)$/i.test(topic)) ? undefined : topics
+}
+
 /** Where the outbox lives. */
 export interface Database {
   readonly url: Option.Option<Redacted.Redacted<string>>
@@ -307,6 +338,9 @@ export interface RelaySettings {
   readonly shutdownTimeout: Duration.Duration
   readonly retryPolicy: RetryPolicy.RetryPolicy
   readonly leadership: "always" | "advisory-lock"
+  /** `true` for every topic, or the ordered topics' names; `false` for unordered delivery. */
+  readonly ordered: boolean | ReadonlyArray<string>
+  readonly deadLetteredKey: "block" | "skip"
 }
 
 /** The relay's settings, validated. */
@@ -316,6 +350,11 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
   if (retryPolicy === undefined) return yield* invalid("retry", retryText)
   const leadership = yield* withDefault("leadership")
   if (leadership !== "always" && leadership !== "advisory-lock") return yield* invalid("leadership", leadership)
+  const orderedText = yield* withDefault("ordered")
+  const ordered = parseOrdered(orderedText)
+  if (ordered === undefined) return yield* invalid("ordered", orderedText)
+  const deadLetteredKey = yield* withDefault("deadLetteredKey")
+  if (deadLetteredKey !== "block" && deadLetteredKey !== "skip") return yield* invalid("deadLetteredKey", deadLetteredKey)
   return {
     batchSize: yield* integer("batchSize", 1, 10_000),
     concurrency: yield* integer("concurrency", 1, 64),
@@ -324,7 +363,9 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
     sendTimeout: yield* duration("sendTimeout"),
     shutdownTimeout: yield* duration("shutdownTimeout"),
     retryPolicy,
-    leadership
+    leadership,
+    ordered,
+    deadLetteredKey
   }
 })
 

@@ -138,7 +138,9 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
     ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / webhookConcurrency) + 1)
     : Duration.times(relay.sendTimeout, 2),
   shutdownTimeout: relay.shutdownTimeout,
-  retryPolicy: relay.retryPolicy
+  retryPolicy: relay.retryPolicy,
+  ordered: relay.ordered,
+  deadLetteredKey: relay.deadLetteredKey
 })
 
 /** Everything `outbox run` runs: the relay (tracked for readiness) and the management server. */

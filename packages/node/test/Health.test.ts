@@ -3,7 +3,7 @@ import { RecordingSender } from "@effect-outbox/core/testing"
 import * as Health from "@effect-outbox/node/Health"
 import * as RelayProgress from "@effect-outbox/node/RelayProgress"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schema, TestClock } from "effect"
+import { Duration, Effect, Fiber, Layer, Schema, TestClock } from "effect"
 
 const Ping = Topic.make("ping", Schema.Struct({ n: Schema.Number }))
 const publish = (count: number) =>
@@ -86,6 +86,25 @@ describe("Health.readiness", () => {
       yield* TestClock.adjust("5 minutes")
       yield* progress.record({ claimed: 1, sent: 0, retried: 1, deadLettered: 0, fenced: 0 })
       expect((yield* Health.readiness(options)).ready).toBe(true)
+    }).pipe(Effect.provide(env())))
+
+  it.effect("messages held behind a parked key are reported, not a stall: only an operator can move them", () =>
+    Effect.gen(function*() {
+      const progress = yield* RelayProgress.RelayProgress
+      yield* progress.markRunning
+      const store = yield* OutboxStore.OutboxStore
+      yield* store.append([1, 2, 3].map((n) => ({ topic: "ping", key: "k", payload: { n }, headers: {} })))
+      const claim = yield* store.claim({ batchSize: 10, leaseFor: Duration.seconds(30), ordered: "all" })
+      yield* store.complete(claim.token, [
+        OutboxStore.Completion.DeadLetter({ id: claim.messages[0]?.id ?? "", reason: "Rejected", error: "422", parkKey: true })
+      ])
+      yield* TestClock.adjust("5 minutes")
+      const report = yield* Health.readiness(options)
+      expect(report.ready).toBe(true)
+      expect(report.checks.progress).toMatchObject({
+        ok: true,
+        detail: "waiting: 2 messages pending, 1 keys parked behind dead letters (replay or purge them to resume); nothing settled for 300 s"
+      })
     }).pipe(Effect.provide(env())))
 
   it.effect("messages arriving after a long idle spell are not a stall", () =>

@@ -8,7 +8,7 @@ import * as RelayProgress from "@effect-outbox/node/RelayProgress"
 import * as WebhookSender from "@effect-outbox/node/WebhookSender"
 import * as WebhookSignature from "@effect-outbox/node/WebhookSignature"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Ref, Schema, TestClock } from "effect"
+import { Duration, Effect, Layer, Redacted, Ref, Schema, TestClock } from "effect"
 import { createServer } from "node:http"
 
 const token = "s3cr3t-admin-token-value"
@@ -53,6 +53,32 @@ const call = (method: "GET" | "POST", path: string, bearer?: string) =>
   })
 
 const admin = (method: "GET" | "POST", path: string) => call(method, path, token)
+
+/**
+ * Parks key `o-1` the way an ordered relay under `block` does: its head is
+ * dead-lettered with `parkKey`, so its second message waits. Key `o-2`'s head
+ * is dead-lettered without parking. Returns the parking letter's id.
+ */
+const parkKey = Effect.gen(function*() {
+  const store = yield* OutboxStore.OutboxStore
+  const [o1Head] = yield* store.append(
+    [["o-1", 1], ["o-1", 2], ["o-2", 3]].map(([key, n]) => ({ topic: "order.paid", key: String(key), payload: { n }, headers: {} }))
+  )
+  const claim = yield* store.claim({ batchSize: 10, leaseFor: Duration.seconds(30), ordered: "all" })
+  expect(claim.messages.map((message) => message.key)).toEqual(["o-1", "o-2"])
+  yield* store.complete(
+    claim.token,
+    claim.messages.map((message) =>
+      OutboxStore.Completion.DeadLetter({
+        id: message.id,
+        reason: "Rejected",
+        error: `422 for ${message.key}`,
+        parkKey: message.id === o1Head
+      })
+    )
+  )
+  return o1Head ?? ""
+})
 
 // A sample line of the Prometheus text format: name, optional {labels}, value, optional timestamp.
 const sampleLine =
@@ -172,6 +198,8 @@ describe("ManagementServer", () => {
         expect(metrics.value("outbox_pending")).toBe(0)
         expect(metrics.value("outbox_in_flight")).toBe(0)
         expect(metrics.value("outbox_dead_letters")).toBe(3)
+        expect(metrics.types.get("outbox_parked_keys")).toBe("gauge")
+        expect(metrics.value("outbox_parked_keys")).toBe(0)
 
         // Histograms: cumulative buckets ending in +Inf, equal to _count.
         expect(metrics.types.get("outbox_batch_size")).toBe("histogram")
@@ -185,6 +213,21 @@ describe("ManagementServer", () => {
         expect(metrics.value("target_info", { service_name: "effect-outbox" })).toBe(1)
       }).pipe(Effect.provide(serverEnv({}, RecordingSender.rejectTopic("metrics.refused")))))
   })
+
+  it.scoped("/metrics: outbox_parked_keys counts the keys parked behind a dead letter, and drops once it is replayed", () =>
+    Effect.gen(function*() {
+      const letter = yield* parkKey
+      const scraped = yield* call("GET", "/metrics")
+      const metrics = parsePrometheus(scraped.text)
+      expect(metrics.errors).toEqual([])
+      expect(metrics.types.get("outbox_parked_keys")).toBe("gauge")
+      expect(scraped.text).toContain("# HELP outbox_parked_keys Keys held back in ordered delivery behind a dead letter")
+      expect(metrics.value("outbox_parked_keys")).toBe(1)
+      expect(metrics.value("outbox_dead_letters")).toBe(2)
+
+      expect((yield* admin("POST", `/admin/dead-letters/replay?ids=${letter}`)).json()).toEqual({ replayed: 1 })
+      expect(parsePrometheus((yield* call("GET", "/metrics")).text).value("outbox_parked_keys")).toBe(0)
+    }).pipe(Effect.provide(serverEnv())))
 
   describe("admin API", () => {
     const deadLetters = Effect.gen(function*() {
@@ -212,17 +255,23 @@ describe("ManagementServer", () => {
         expect(replay.status).toBe(401)
 
         const ok = yield* admin("GET", "/admin/stats")
-        expect([ok.status, ok.json()]).toEqual([200, { pending: 0, inFlight: 0, dead: 0, oldestPendingAgeMillis: null }])
+        expect([ok.status, ok.json()]).toEqual([
+          200,
+          { pending: 0, inFlight: 0, dead: 0, oldestPendingAgeMillis: null, parkedKeys: 0 }
+        ])
         for (const response of [missing, wrong, ok]) expect(response.text).not.toContain(token)
       }).pipe(Effect.provide(serverEnv())))
 
     it.scoped("is off (403) when no token is configured", () =>
       Effect.gen(function*() {
-        const response = yield* call("GET", "/admin/stats", "anything")
-        expect([response.status, response.json()]).toEqual([
-          403,
-          { error: "the admin API is off: no admin token is configured" }
-        ])
+        for (const path of ["/admin/stats", "/admin/parked-keys"]) {
+          const response = yield* call("GET", path, "anything")
+          expect([path, response.status, response.json()]).toEqual([
+            path,
+            403,
+            { error: "the admin API is off: no admin token is configured" }
+          ])
+        }
       }).pipe(Effect.provide(serverEnv({ adminToken: undefined }))))
 
     it.scoped("lists dead letters with filters", () =>
@@ -278,6 +327,60 @@ describe("ManagementServer", () => {
         expect((yield* admin("POST", "/admin/dead-letters/purge?all=true")).json()).toEqual({ purged: 0 })
       }).pipe(Effect.provide(serverEnv({}, behaviour))))
 
+    it.scoped("lists parked keys, each with the dead letter that parks it; stats count them", () =>
+      Effect.gen(function*() {
+        const unauthorized = yield* call("GET", "/admin/parked-keys")
+        expect([unauthorized.status, unauthorized.json()]).toEqual([401, { error: "missing bearer token" }])
+        expect((yield* call("GET", "/admin/parked-keys", "not-the-token")).status).toBe(401)
+        expect((yield* admin("GET", "/admin/parked-keys")).json()).toEqual({ count: 0, limit: 100, parkedKeys: [] })
+
+        const letter = yield* parkKey
+        const response = yield* admin("GET", "/admin/parked-keys")
+        expect(response.status).toBe(200)
+        expect(response.json()).toEqual({
+          count: 1,
+          limit: 100,
+          parkedKeys: [{
+            key: "o-1",
+            messageId: letter,
+            topic: "order.paid",
+            reason: "Rejected",
+            lastError: "422 for o-1",
+            since: new Date(0).toISOString()
+          }]
+        })
+        expect((yield* admin("GET", "/admin/stats")).json()).toMatchObject({ pending: 1, dead: 2, parkedKeys: 1 })
+        const letters = (yield* admin("GET", "/admin/dead-letters")).json().deadLetters
+        expect(letters.map((l: { key: string; parksKey: boolean }) => [l.key, l.parksKey])).toEqual([
+          ["o-1", true],
+          ["o-2", false]
+        ])
+
+        // Purging the parking letter resumes the key: nothing is parked any more.
+        expect((yield* admin("POST", `/admin/dead-letters/purge?ids=${letter}`)).json()).toEqual({ purged: 1 })
+        expect((yield* admin("GET", "/admin/parked-keys?limit=5")).json()).toEqual({ count: 0, limit: 5, parkedKeys: [] })
+        expect((yield* admin("GET", "/admin/stats")).json()).toMatchObject({ parkedKeys: 0 })
+      }).pipe(Effect.provide(serverEnv())))
+
+    it.scoped("parked keys: at most limit, oldest first", () =>
+      Effect.gen(function*() {
+        const store = yield* OutboxStore.OutboxStore
+        yield* store.append(["k-1", "k-2", "k-3"].map((key) => ({ topic: "t", key, payload: {}, headers: {} })))
+        const claim = yield* store.claim({ batchSize: 10, leaseFor: Duration.seconds(30), ordered: "all" })
+        yield* store.complete(
+          claim.token,
+          claim.messages.map((message) =>
+            OutboxStore.Completion.DeadLetter({ id: message.id, reason: "Exhausted", error: "503", parkKey: true })
+          )
+        )
+        const limited = (yield* admin("GET", "/admin/parked-keys?limit=2")).json()
+        expect([limited.count, limited.limit, limited.parkedKeys.map((p: { key: string }) => p.key)]).toEqual([
+          2,
+          2,
+          ["k-1", "k-2"]
+        ])
+      }).pipe(Effect.provide(serverEnv())))
+
     it.scoped("bad query parameters → 400 naming the parameter", () =>
       Effect.gen(function*() {
         const cases: ReadonlyArray<readonly [string, string]> = [
@@ -289,7 +392,11 @@ describe("ManagementServer", () => {
           ["GET /admin/dead-letters?topic=a&topic=b", "Invalid query parameter \"topic\": given more than once; give it once"],
           ["GET /admin/dead-letters?dryRun=true", "Invalid query parameter \"dryRun\": not a known parameter; expected one of topic, reason, ids, olderThan, limit"],
           ["POST /admin/dead-letters/purge?topc=orders", "Invalid query parameter \"topc\": not a known parameter; expected one of topic, reason, ids, olderThan, limit, dryRun, all"],
-          ["POST /admin/dead-letters/replay?topic=x&dryRun=maybe", "Invalid query parameter \"dryRun\": expected true or false"]
+          ["POST /admin/dead-letters/replay?topic=x&dryRun=maybe", "Invalid query parameter \"dryRun\": expected true or false"],
+          ["GET /admin/parked-keys?limit=abc", "Invalid query parameter \"limit\": expected a whole number of at least 1"],
+          ["GET /admin/parked-keys?limit=0", "Invalid query parameter \"limit\": expected a whole number of at least 1"],
+          ["GET /admin/parked-keys?limit=1&limit=2", "Invalid query parameter \"limit\": given more than once; give it once"],
+          ["GET /admin/parked-keys?topic=orders", "Invalid query parameter \"topic\": not a known parameter; expected one of limit"]
         ]
         for (const [request, error] of cases) {
           const [method, path] = request.split(" ") as ["GET" | "POST", string]

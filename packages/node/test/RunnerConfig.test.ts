@@ -1,7 +1,7 @@
 import { RetryPolicy } from "@effect-outbox/core"
 import { RunnerConfig } from "@effect-outbox/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Option, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
 import { readFileSync } from "node:fs"
 
 const withFlags = (flags: RunnerConfig.Flags) => <A, E>(effect: Effect.Effect<A, E>) =>
@@ -14,6 +14,8 @@ describe("RunnerConfig", () => {
       expect(relay.batchSize).toBe(250)
       expect(Duration.toMillis(relay.pollInterval)).toBe(1_000)
       expect(relay.leadership).toBe("always")
+      expect(relay.ordered).toBe(false)
+      expect(relay.deadLetteredKey).toBe("block")
       const database = yield* RunnerConfig.database.pipe(withFlags({}))
       expect(database).toMatchObject({ dataDir: ".outbox", schema: "public", tablePrefix: "outbox" })
       expect(Option.isNone(database.url)).toBe(true)
@@ -36,6 +38,46 @@ describe("RunnerConfig", () => {
       expect(port.message).toContain("OUTBOX_HTTP_PORT")
       expect((yield* RunnerConfig.http.pipe(withFlags({ httpPort: "off" }))).port).toBeUndefined()
     }))
+
+  it.effect("ordered delivery: true, false or topic names; a dead-lettered key blocks or skips", () =>
+    Effect.gen(function*() {
+      const every = yield* RunnerConfig.relay.pipe(withFlags({ ordered: "true", deadLetteredKey: "skip" }))
+      expect([every.ordered, every.deadLetteredKey]).toEqual([true, "skip"])
+      const some = yield* RunnerConfig.relay.pipe(withFlags({ ordered: " order.created, order.paid " }))
+      expect([some.ordered, some.deadLetteredKey]).toEqual([["order.created", "order.paid"], "block"])
+      const off = yield* RunnerConfig.relay.pipe(withFlags({ ordered: "false", deadLetteredKey: "block" }))
+      expect([off.ordered, off.deadLetteredKey]).toEqual([false, "block"])
+    }))
+
+  it.effect("the ordered settings are read from their variables when no flag is given", () =>
+    Effect.gen(function*() {
+      const relay = yield* RunnerConfig.relay.pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["OUTBOX_ORDERED", "order.created"], ["OUTBOX_DEAD_LETTERED_KEY", "skip"]])))
+      )
+      expect([relay.ordered, relay.deadLetteredKey]).toEqual([["order.created"], "skip"])
+    }))
+
+  it.effect("bad ordered settings fail with one line naming the setting, the expected form and the value", () =>
+    Effect.gen(function*() {
+      const emptyTopic = yield* RunnerConfig.relay.pipe(withFlags({ ordered: "order.created,,order.paid" }), Effect.flip)
+      expect(emptyTopic.message).toBe(
+        `Invalid OUTBOX_ORDERED (--ordered): got "order.created,,order.paid"; expected false, true or a comma-separated list of topic names`
+      )
+      const policy = yield* RunnerConfig.relay.pipe(withFlags({ ordered: "true", deadLetteredKey: "drop" }), Effect.flip)
+      expect(policy.message).toBe(`Invalid OUTBOX_DEAD_LETTERED_KEY (--dead-lettered-key): got "drop"; expected block or skip`)
+      expect(policy.message).not.toContain("\n")
+    }))
+
+  it("the ordered grammar: true, false or topic names, and nothing else", () => {
+    expect(RunnerConfig.parseOrdered("true")).toBe(true)
+    expect(RunnerConfig.parseOrdered(" TRUE ")).toBe(true)
+    expect(RunnerConfig.parseOrdered("false")).toBe(false)
+    expect(RunnerConfig.parseOrdered("orders")).toEqual(["orders"])
+    expect(RunnerConfig.parseOrdered("a, b ,c")).toEqual(["a", "b", "c"])
+    for (const bad of ["", ",", "a,", ",a", "a,,b", "true,orders", "orders,false"]) {
+      expect(RunnerConfig.parseOrdered(bad), JSON.stringify(bad)).toBeUndefined()
+    }
+  })
 
   it("durations and the retry grammar parse, and nonsense does not", () => {
     expect(Duration.toMillis(RunnerConfig.parseDuration("500ms") ?? Duration.zero)).toBe(500)

@@ -54,7 +54,18 @@ const describe = (letter: DeadLetter.DeadLetter) =>
     attempts: letter.attempts,
     lastError: letter.lastError,
     deadAt: letter.deadAt.toISOString(),
+    parksKey: letter.parksKey,
     payload: letter.payload
+  })
+
+const describeParked = (parked: DeadLetter.ParkedKey) =>
+  JSON.stringify({
+    key: parked.key,
+    messageId: parked.messageId,
+    topic: parked.topic,
+    reason: parked.reason,
+    lastError: parked.lastError,
+    since: parked.since.toISOString()
   })
 
 const list = Command.make("list", { database: databaseFlags, ...filterFlags }, ({ database, ...filter }) =>
@@ -66,6 +77,29 @@ const list = Command.make("list", { database: databaseFlags, ...filterFlags }, (
   }).pipe(withStore({ migrate: true }), withSettingsFrom(database))).pipe(
     Command.withDescription("List dead letters (one JSON object per line), oldest first.")
   )
+
+const parked = Command.make(
+  "parked",
+  {
+    database: databaseFlags,
+    limit: Options.text("limit").pipe(Options.withDescription("At most this many, oldest first."), Options.optional)
+  },
+  ({ database, limit }) =>
+    Effect.gen(function*() {
+      const store = yield* OutboxStore.OutboxStore
+      const query = yield* Either.match(DeadLetterQuery.parseParkedKeys(Option.isSome(limit) ? { limit: limit.value } : {}), {
+        onLeft: (error) => Effect.fail(new InvalidFilter({ flag: error.parameter, detail: error.detail })),
+        onRight: Effect.succeed
+      })
+      const keys = yield* store.deadLetters.parkedKeys(query)
+      for (const key of keys) yield* Console.log(describeParked(key))
+      yield* Console.error(`${keys.length} parked key${keys.length === 1 ? "" : "s"}`)
+    }).pipe(withStore({ migrate: true }), withSettingsFrom(database))
+).pipe(
+  Command.withDescription(
+    "List the keys that ordered delivery holds back behind a dead letter (one JSON object per line), oldest first. Replay or purge the letter (--ids <messageId>) to resume its key."
+  )
+)
 
 const changing = (verb: "replay" | "purge", description: string) =>
   Command.make(
@@ -96,11 +130,12 @@ const changing = (verb: "replay" | "purge", description: string) =>
       }).pipe(withStore({ migrate: true }), withSettingsFrom(database))
   ).pipe(Command.withDescription(description))
 
-/** `outbox dead-letters list|replay|purge`. */
+/** `outbox dead-letters list|parked|replay|purge`. */
 export const deadLetters = Command.make("dead-letters").pipe(
   Command.withDescription("Inspect and act on dead letters."),
   Command.withSubcommands([
     list,
+    parked,
     changing("replay", "Move matching dead letters back to pending (attempts reset); prints how many."),
     changing("purge", "Delete matching dead letters for good; prints how many.")
   ])

@@ -16,6 +16,8 @@ const relayFlags = settingFlags(
   "shutdownTimeout",
   "retry",
   "leadership",
+  "ordered",
+  "deadLetteredKey",
   "httpPort",
   "adminToken",
   "stallThreshold"

@@ -31,16 +31,25 @@ export const migrate = Command.make("migrate", { database: databaseFlags }, (fla
     Command.withDescription("Create or update the outbox tables. Safe to run again, and from several processes at once.")
   )
 
-/** `outbox stats`: pending, in flight, dead, oldest pending age, as JSON. */
+/** `outbox stats`: pending, in flight, dead, oldest pending age, parked keys, as JSON. */
 export const stats = Command.make("stats", { database: databaseFlags }, (flags) =>
   Effect.gen(function*() {
     const store = yield* OutboxStore.OutboxStore
     yield* Console.log(JSON.stringify(yield* store.stats))
   }).pipe(withStore({ migrate: true }), withSettingsFrom(flags.database))).pipe(
-    Command.withDescription("Print pending, in-flight and dead message counts and the oldest pending age, as JSON.")
+    Command.withDescription("Print pending, in-flight and dead message counts, the oldest pending age and the keys parked behind a dead letter, as JSON.")
   )
 
-const drainFlags = settingFlags("sender", "signingSecret", "batchSize", "lease", "sendTimeout", "retry")
+const drainFlags = settingFlags(
+  "sender",
+  "signingSecret",
+  "batchSize",
+  "lease",
+  "sendTimeout",
+  "retry",
+  "ordered",
+  "deadLetteredKey"
+)
 
 /** `outbox drain [--once]`: deliver what is claimable now, then exit. */
 export const drain = Command.make(

@@ -57,6 +57,30 @@ const flag = (params: Params, name: string): Either.Either<boolean, InvalidQuery
     return Either.left(new InvalidQuery({ parameter: name, detail: "expected true or false" }))
   })
 
+const refuseUnknown = (params: Params, allowed: ReadonlyArray<string>): Either.Either<void, InvalidQuery> => {
+  const unknown = Object.keys(params).find((name) => !allowed.includes(name))
+  return unknown === undefined
+    ? Either.void
+    : Either.left(
+      new InvalidQuery({ parameter: unknown, detail: `not a known parameter; expected one of ${allowed.join(", ")}` })
+    )
+}
+
+const limitOf = (params: Params): Either.Either<number | undefined, InvalidQuery> =>
+  Either.flatMap(single(params, "limit"), (text) => {
+    if (text === undefined) return Either.right(undefined)
+    return /^[1-9]\d{0,8}$/.test(text)
+      ? Either.right(Number(text))
+      : Either.left(new InvalidQuery({ parameter: "limit", detail: "expected a whole number of at least 1" }))
+  })
+
+/** Parses the query of a parked-keys listing: `limit` only. */
+export const parseParkedKeys = (params: Params): Either.Either<{ readonly limit: number | undefined }, InvalidQuery> =>
+  Either.gen(function*() {
+    yield* refuseUnknown(params, ["limit"])
+    return { limit: yield* limitOf(params) }
+  })
+
 /**
  * Parses `topic`, `reason`, `ids` (comma-separated or repeated), `olderThan`
  * and `limit`, plus the given `flags` (`dryRun`, `all`). Any other parameter
@@ -67,13 +91,7 @@ export const parse = (
   flags: ReadonlyArray<"dryRun" | "all"> = []
 ): Either.Either<Query, InvalidQuery> =>
   Either.gen(function*() {
-    const allowed: ReadonlyArray<string> = [...filterNames, ...flags]
-    const unknown = Object.keys(params).find((name) => !allowed.includes(name))
-    if (unknown !== undefined) {
-      return yield* Either.left(
-        new InvalidQuery({ parameter: unknown, detail: `not a known parameter; expected one of ${allowed.join(", ")}` })
-      )
-    }
+    yield* refuseUnknown(params, [...filterNames, ...flags])
     const topic = yield* single(params, "topic")
     if (topic === "") return yield* Either.left(new InvalidQuery({ parameter: "topic", detail: "must not be empty" }))
 
@@ -101,17 +119,14 @@ export const parse = (
       )
     }
 
-    const limitText = yield* single(params, "limit")
-    if (limitText !== undefined && !/^[1-9]\d{0,8}$/.test(limitText)) {
-      return yield* Either.left(new InvalidQuery({ parameter: "limit", detail: "expected a whole number of at least 1" }))
-    }
+    const limit = yield* limitOf(params)
 
     const filter: DeadLetter.Filter = {
       ...(topic === undefined ? {} : { topic }),
       ...(reason === undefined ? {} : { reason }),
       ...(ids === undefined ? {} : { ids }),
       ...(Option.isSome(olderThan) ? { olderThan: olderThan.value } : {}),
-      ...(limitText === undefined ? {} : { limit: Number(limitText) })
+      ...(limit === undefined ? {} : { limit })
     }
     return { filter, dryRun: yield* flag(params, "dryRun"), all: yield* flag(params, "all") }
   })
