@@ -17,6 +17,8 @@ export interface Figure {
   readonly versus?: { readonly name: string; readonly value: number; readonly ratio: number } | undefined
   readonly target?: string | undefined
   readonly note?: string | undefined
+  /** Printed after the table (a query plan, say) and kept in bench-results.json. */
+  readonly detail?: string | undefined
 }
 
 export const now = () => performance.now()
@@ -51,6 +53,32 @@ export const seed = async (schema: string, count: number) => {
        SELECT 'order.created', jsonb_build_object('orderId', 'order-' || g, 'customer', 'customer-' || (g % 1000), 'total', g * 1.5, 'note', repeat('x', 120))
        FROM generate_series(1, $1) g`,
       [count]
+    )
+    await connection.query(`VACUUM ANALYZE ${schema}.outbox`)
+  } finally {
+    await connection.end()
+  }
+}
+
+/**
+ * Inserts `count` ≈200-byte messages keyed `${prefix}${n}`, n < `keys`, in one
+ * statement. `round-robin` gives message g key g % keys; `hashed` a seeded
+ * pseudo-random key (the same for g on every run), so a key can repeat within
+ * a batch, as in real traffic.
+ */
+export const seedKeyed = async (
+  schema: string,
+  count: number,
+  options: { readonly keys: number; readonly spread: "round-robin" | "hashed"; readonly prefix?: string | undefined }
+) => {
+  const connection = await client()
+  const key = options.spread === "round-robin" ? "g % $2" : "abs(hashint4extended(g, 42) % $2)"
+  try {
+    await connection.query(
+      `INSERT INTO ${schema}.outbox (topic, key, payload)
+       SELECT 'order.created', $3::text || (${key}), jsonb_build_object('orderId', 'order-' || g, 'customer', 'customer-' || (g % 1000), 'total', g * 1.5, 'note', repeat('x', 120))
+       FROM generate_series(1, $1) g`,
+      [count, options.keys, options.prefix ?? "k-"]
     )
     await connection.query(`VACUUM ANALYZE ${schema}.outbox`)
   } finally {

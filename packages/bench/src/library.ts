@@ -28,10 +28,17 @@ export const migrate = (schema: string) => Migrations.run({ schema }).pipe(Effec
 /**
  * Drains `total` seeded messages with `relays` relays (each on its own pool, as
  * separate processes would be); msgs/s from the relays' start to the last ack.
+ * `ordered` and `sender` pass through to the relays (unordered, `noopSender` by default).
  */
 export const relayDrain = (
   schema: string,
-  options: { readonly batchSize: number; readonly relays: number; readonly total: number },
+  options: {
+    readonly batchSize: number
+    readonly relays: number
+    readonly total: number
+    readonly ordered?: boolean | undefined
+    readonly sender?: Sender.Sender["Type"] | undefined
+  },
   database: Layer.Layer<SqlClient.SqlClient, unknown> = pgLayer(2)
 ) =>
   Effect.gen(function*() {
@@ -48,9 +55,9 @@ export const relayDrain = (
     const started = now()
     for (const store of stores) {
       yield* Effect.forkScoped(
-        Relay.run({ batchSize: options.batchSize, pollInterval: "50 millis" }).pipe(
+        Relay.run({ batchSize: options.batchSize, pollInterval: "50 millis", ordered: options.ordered ?? false }).pipe(
           Effect.provide(store),
-          Effect.provideService(Sender.Sender, noopSender),
+          Effect.provideService(Sender.Sender, options.sender ?? noopSender),
           Effect.provideService(Relay.RelayObserver, observer)
         )
       )

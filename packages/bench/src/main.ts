@@ -1,13 +1,14 @@
 /**
- * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite]`:
+ * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite,ordered]`:
  * prints a table of figures, each with the floor measured in the same run,
- * and writes them to bench-results.json.
+ * then any figure's detail (a query plan), and writes them to bench-results.json.
  */
 import { writeFileSync } from "node:fs"
 import os from "node:os"
 import { client, type Figure } from "./harness.js"
 import * as Latency from "./latency.js"
 import * as Memory from "./memory.js"
+import * as Ordered from "./ordered.js"
 import * as Pglite from "./pglite.js"
 import * as Publish from "./publish.js"
 import * as Throughput from "./throughput.js"
@@ -22,7 +23,8 @@ const scenarios: ReadonlyArray<readonly [string, (quick: boolean) => Promise<Arr
   ["publish", Publish.run],
   ["latency", Latency.run],
   ["memory", Memory.run],
-  ["pglite", Pglite.run]
+  ["pglite", Pglite.run],
+  ["ordered", Ordered.run]
 ]
 
 const format = (value: number) =>
@@ -60,6 +62,9 @@ const main = async () => {
         versus === undefined ? "" : `${format(versus.ratio)}×`
       } | ${figure.target ?? ""} | ${figure.note ?? ""} |`
     )
+  }
+  for (const figure of figures) {
+    if (figure.detail !== undefined) console.log(`\n${figure.name}:\n\n${figure.detail.replace(/^/gm, "    ")}`)
   }
   writeFileSync("bench-results.json", JSON.stringify({ machine, quick, figures }, null, 2) + "\n")
   console.log("\nwrote bench-results.json")
