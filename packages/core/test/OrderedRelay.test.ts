@@ -68,6 +68,21 @@ const startOrdered = (deadLetteredKey: "block" | "skip") =>
 const firstHandoversOf = (check: OrderCheck.OrderCheck, key: string) =>
   Effect.map(check.firstHandovers, (all) => all.get(key) ?? [])
 
+// #region readme-ordered
+// Each account's events in publish order; a dead-lettered event parks its account.
+const RelayLive = Relay.layer({
+  ordered: ["account.event"],
+  deadLetteredKey: "block",
+  retryPolicy: RetryPolicy.exponential({ base: "1 second", maxAttempts: 5 })
+})
+
+const openAccount = (account: string) =>
+  Effect.gen(function*() {
+    yield* Outbox.publish(AccountEvent, { account, seq: 1 }, { key: account })
+    yield* Outbox.publish(AccountEvent, { account, seq: 2 }, { key: account })
+  })
+// #endregion
+
 describe("Relay, ordered", () => {
   it.scoped("a poison head delays only its key: the other 999 keys complete, in order, while it retries", () =>
     Effect.gen(function*() {
@@ -146,4 +161,18 @@ describe("Relay, ordered", () => {
         ["audit", { n: 3 }]
       ])
     }).pipe(Effect.provide(env)))
+
+  it.scoped("README: an ordered relay delivers each account's events in publish order, whatever fails", () =>
+    Effect.gen(function*() {
+      yield* Effect.forEach(["a", "b", "c"], openAccount)
+      yield* Layer.launch(RelayLive).pipe(Effect.forkScoped)
+      yield* Drain.untilDrained({ clock: "test", step: "1 second" })
+      const sent = (yield* RecordingSender.sent).map((m) => m.payload as { readonly account: string; readonly seq: number })
+      for (const account of ["a", "b", "c"]) {
+        expect(sent.filter((p) => p.account === account).map((p) => p.seq)).toEqual([1, 2])
+      }
+    }).pipe(Effect.provide(Layer.provideMerge(
+      Outbox.layer,
+      Layer.mergeAll(MemoryStore.layer, RecordingSender.layer(RecordingSender.failFirst(2)))
+    ))))
 })
