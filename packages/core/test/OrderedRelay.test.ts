@@ -26,17 +26,6 @@ const publishEvents = Effect.gen(function*() {
   return published
 })
 
-const earlierOf = (published: ReadonlyArray<{ readonly id: string; readonly key: string }>) => {
-  const byKey = new Map<string, Array<string>>()
-  const earlier = new Map<string, ReadonlyArray<string>>()
-  for (const { id, key } of published) {
-    const before = byKey.get(key) ?? []
-    earlier.set(id, [...before])
-    byKey.set(key, [...before, id])
-  }
-  return (id: string) => earlier.get(id) ?? []
-}
-
 // The poison head fails every time; 60 s between tries, 5 tries: dead-lettered at 240 s.
 const policy = RetryPolicy.fixed({ delay: "60 seconds", maxAttempts: 5 })
 
@@ -53,7 +42,7 @@ const startOrdered = (deadLetteredKey: "block" | "skip") =>
   Effect.gen(function*() {
     const published = yield* publishEvents
     const recorder = yield* RecordingSender.RecordingSender
-    const check = yield* OrderCheck.make(recorder.sender, earlierOf(published))
+    const check = yield* OrderCheck.make(recorder.sender, OrderCheck.earlierOnKey(published))
     yield* Relay.run({ ordered: true, deadLetteredKey, retryPolicy: policy, batchSize: 100, pollInterval: "10 seconds" }).pipe(
       Effect.provideService(Sender.Sender, check.sender),
       Effect.forkScoped

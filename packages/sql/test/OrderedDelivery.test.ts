@@ -36,15 +36,11 @@ const publishRounds = (keys: number, perKey: number) =>
     return published
   })
 
-const earlierOf = (published: ReadonlyArray<{ readonly id: string; readonly key: string }>) => {
+/** Each key's ids in publish order. */
+const idsByKey = (published: ReadonlyArray<{ readonly id: string; readonly key: string }>) => {
   const byKey = new Map<string, Array<string>>()
-  const earlier = new Map<string, ReadonlyArray<string>>()
-  for (const { id, key } of published) {
-    const before = byKey.get(key) ?? []
-    earlier.set(id, [...before])
-    byKey.set(key, [...before, id])
-  }
-  return { of: (id: string) => earlier.get(id) ?? [], byKey }
+  for (const { id, key } of published) byKey.set(key, [...(byKey.get(key) ?? []), id])
+  return byKey
 }
 
 describe("Ordered delivery on Postgres", () => {
@@ -54,10 +50,10 @@ describe("Ordered delivery on Postgres", () => {
       Effect.gen(function*() {
         const schema = yield* migratedSchema
         const published = yield* publishRounds(1_000, 20).pipe(Effect.provide(storeIn(schema)))
-        const order = earlierOf(published)
+        const byKey = idsByKey(published)
         const random = seededRandom(8)
         const recorder = yield* RecordingSender.make(() => (random() < 0.2 ? "failed" : "sent"))
-        const check = yield* OrderCheck.make(recorder.sender, order.of).pipe(Effect.provide(storeIn(schema)))
+        const check = yield* OrderCheck.make(recorder.sender, OrderCheck.earlierOnKey(published)).pipe(Effect.provide(storeIn(schema)))
         const relay = {
           ordered: true,
           batchSize: 100,
@@ -71,7 +67,7 @@ describe("Ordered delivery on Postgres", () => {
         expect(yield* check.violations).toEqual([])
         const first = yield* check.firstHandovers
         expect(first.size).toBe(1_000)
-        for (const [key, ids] of order.byKey) expect(first.get(key)).toEqual(ids)
+        for (const [key, ids] of byKey) expect(first.get(key)).toEqual(ids)
         const attempts = yield* recorder.attempts
         const sent = attempts.filter((a) => a.outcome === "sent").map((a) => a.message.id)
         expect(new Set(sent).size).toBe(20_000)
@@ -93,13 +89,12 @@ describe("Ordered delivery on Postgres", () => {
       for (const deadLetteredKey of ["block", "skip"] as const) {
         const schema = yield* migratedSchema
         const published = yield* publishRounds(1_000, 3).pipe(Effect.provide(storeIn(schema)))
-        const order = earlierOf(published)
-        const poisonIds = order.byKey.get("acct-7") ?? []
+        const poisonIds = idsByKey(published).get("acct-7") ?? []
         const [poison] = poisonIds
         const others = published.filter((p) => p.key !== "acct-7").map((p) => p.id)
         // The poison fails (transiently) until every other key is through, then for good.
         const recorder = yield* RecordingSender.make((message) => (message.id === poison ? "failed" : "sent"))
-        const check = yield* OrderCheck.make(recorder.sender, order.of).pipe(Effect.provide(storeIn(schema)))
+        const check = yield* OrderCheck.make(recorder.sender, OrderCheck.earlierOnKey(published)).pipe(Effect.provide(storeIn(schema)))
         yield* relayProcess(schema, `${schema}-poison`, check.sender, {
           ordered: true,
           deadLetteredKey,

@@ -9,7 +9,7 @@
  * Redelivery of the same message is allowed (at-least-once) and counted.
  *
  * @example
- * const check = yield* OrderCheck.make(recorder.sender, (id) => earlierIds.get(id) ?? [])
+ * const check = yield* OrderCheck.make(recorder.sender, OrderCheck.earlierOnKey(published))
  * // run relays with check.sender, drain, then:
  * expect(yield* check.violations).toEqual([])
  *
@@ -103,3 +103,22 @@ export const make = (
       redeliveries: Effect.sync(() => redeliveries)
     }
   })
+
+/**
+ * `earlierOf` for `make`, from messages listed in publish order: each id's
+ * predecessors on its key (none for unkeyed messages).
+ */
+export const earlierOnKey = (
+  published: ReadonlyArray<{ readonly id: MessageId; readonly key: string | null }>
+): (id: MessageId) => ReadonlyArray<MessageId> => {
+  const seen = new Map<string, Array<MessageId>>()
+  const earlier = new Map<MessageId, ReadonlyArray<MessageId>>()
+  for (const { id, key } of published) {
+    if (key === null) continue
+    const before = seen.get(key) ?? []
+    earlier.set(id, [...before])
+    seen.set(key, [...before, id])
+  }
+  return (id) => earlier.get(id) ?? []
+}
+
