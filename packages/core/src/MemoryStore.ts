@@ -108,7 +108,10 @@ export const make = Effect.gen(function*() {
       const candidates: Array<Row> = []
       // Ordered: walking in id order, a key's first message is its head; every later one waits.
       const waiting = new Set(options.ordered === undefined ? [] : parkedKeys().map((letter) => letter.row.key))
-      for (const row of Array.from(rows.values()).sort(byId)) {
+      const all = Array.from(rows.values())
+      // A replayed letter is re-inserted under its old id, so insertion order is not id order.
+      if (options.ordered !== undefined) all.sort(byId)
+      for (const row of all) {
         if (row.key !== null && isOrdered(options.ordered, row)) {
           if (waiting.has(row.key)) continue
           waiting.add(row.key)
