@@ -73,7 +73,13 @@ const migrations = (tables: Tables.Tables) => ({
       sql`ALTER TABLE ${sql(tables.deadLetters)} ADD COLUMN parks_key boolean NOT NULL DEFAULT false`.withoutTransform,
       sql`CREATE INDEX ${sql(`${tables.prefix}_parked_keys`)} ON ${sql(tables.deadLetters)} (key)
           WHERE parks_key`.withoutTransform
-    ], { discard: true }))
+    ], { discard: true })),
+  // Ordered delivery: the keys of messages that failed and are still unsent, so a
+  // claim can set aside, in one lookup, every key whose head is waiting for a retry.
+  // Only failed rows are in it: the claim and acks of healthy messages never touch it.
+  "3_failed_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE INDEX ${sql(`${tables.prefix}_failed_keys`)} ON ${sql(tables.outbox)} (key)
+        WHERE last_error IS NOT NULL AND sent_at IS NULL AND key IS NOT NULL`.withoutTransform)
 })
 
 /** Runs pending migrations; returns the ones it applied (none when up to date). */

@@ -11,7 +11,8 @@
  *   the lease's end (plus `locked_by`/`locked_until` for fencing and stats), so
  *   "claimable" is the single index-served condition `available_at <= now()`.
  * - Ordered claims add one condition for keyed rows: no earlier unsent row of the
- *   key (one probe of the `(key, id)` index) and no dead letter parking the key.
+ *   key (one probe of the `(key, id)` index) and no dead letter parking the key
+ *   (with a shortcut for keys whose head is waiting for a retry, see `headsOnly`).
  *   The head is computed, never stored, so no flag can go stale across relays.
  *   For id order to be commit order within a key, `append` takes a per-key
  *   transaction-scoped advisory lock before drawing ids: publishers of one key
@@ -103,18 +104,29 @@ const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
 
 // An ordered claim takes a keyed row only as its key's head: nothing earlier of
 // the key unsent (in flight, waiting to retry or pending) and the key not parked.
+//
+// The last condition alone is exact. The two before it are shortcuts over small
+// partial indexes, planned as one hashed set per claim while they are small, so
+// the rows queued behind a parked key or behind a head waiting for its retry are
+// passed over by a hash lookup instead of a probe of the big `(key, id)` index
+// each (a failing key with a deep backlog would otherwise slow every claim).
+// A failed message not yet due holds its key: it was its key's head when claimed.
+// (`r.key IS NOT NULL` looks redundant; it lets the hashed form use the partial index.)
 const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, ordering: Ordering | undefined) => {
   if (ordering === undefined) return sql`true`
   const topics = ordering === "all" ? undefined : ordering.topics
-  // The parked check first: it is planned as one hashed set per claim, so a parked
-  // key's waiting messages are passed over by a hash lookup, not an index probe each.
+  const onOrderedTopic = (alias: string) =>
+    topics === undefined ? sql`` : sql`AND ${sql(alias)}.topic = ANY(${topics}::text[])`
   return sql`(o.key IS NULL ${topics === undefined ? sql`` : sql`OR NOT (o.topic = ANY(${topics}::text[]))`} OR (
     NOT EXISTS (SELECT 1 FROM ${sql(tables.deadLetters)} d WHERE d.key = o.key AND d.parks_key)
     AND NOT EXISTS (
+      SELECT 1 FROM ${sql(tables.outbox)} r
+      WHERE r.key = o.key AND r.key IS NOT NULL AND r.last_error IS NOT NULL AND r.sent_at IS NULL
+        AND r.available_at > now()
+        ${onOrderedTopic("r")})
+    AND NOT EXISTS (
       SELECT 1 FROM ${sql(tables.outbox)} e
-      WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL ${
-    topics === undefined ? sql`` : sql`AND e.topic = ANY(${topics}::text[])`
-  })))`
+      WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL ${onOrderedTopic("e")})))`
 }
 
 // The claim: one statement. Leasing moves available_at to the lease's end, so

@@ -341,6 +341,15 @@ export const run = <E>(name: string, options: Options<E>): void => {
       expect(handed(claimed)).toEqual([["order.created", "o-1", 1], ["audit", "o-1", 2], ["audit", "o-1", 4]])
     }))
 
+    test("ordering per topic: a retrying message of an unordered topic holds back nothing of its key", Effect.gen(function*() {
+      const [audit] = yield* append(message("audit", { n: 1 }, { key: "o-1" }))
+      const first = yield* claim(10)
+      yield* complete(first, [Completion.Retry({ id: String(audit), delay: Duration.hours(1), error: "503" })])
+      const [created] = yield* append(message("order.created", { n: 2 }, { key: "o-1" }))
+      const claimed = yield* claimOrdered({ topics: ["order.created"] })
+      expect(claimed.messages.map((m) => m.id)).toEqual([created])
+    }))
+
     test("concurrent ordered claims never hand out two messages of one key", Effect.gen(function*() {
       const keys = Array.from({ length: 12 }, (_, k) => `k-${k}`)
       yield* append(...[0, 1, 2, 3].flatMap((n) => keys.map((key) => message("t", { n }, { key }))))
