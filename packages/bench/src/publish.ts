@@ -1,8 +1,10 @@
 /**
  * Publish cost: transactions inserting a business row (a) alone, (b) with a
  * hand-written outbox INSERT + pg_notify (one statement, as the library does),
- * (c) with `Outbox.publish`. All through the same @effect/sql client and pool,
- * so only the library's own work differs between (b) and (c).
+ * (c) with `Outbox.publish`, (d) with a keyed `Outbox.publish` (which takes the
+ * key's advisory lock, for ordered delivery). All through the same @effect/sql
+ * client and pool, so only the library's own work differs between (b) and (c),
+ * and only the key's lock between (c) and (d).
  */
 import { Outbox } from "@effect-outbox/core"
 import { SqlOutboxStore } from "@effect-outbox/sql"
@@ -28,13 +30,18 @@ export const measure = (schema: string, count: number, database: Layer.Layer<Sql
             SELECT id FROM inserted, (SELECT pg_notify(${`${schema}.outbox`}, 'append')) AS wake`
       ))
     const withLibrary = (n: number) => sql.withTransaction(Effect.zipRight(insertOrder(n), Outbox.publish(OrderCreated, order(n))))
+    const keyed = (n: number) =>
+      sql.withTransaction(
+        Effect.zipRight(insertOrder(n), Outbox.publish(OrderCreated, order(n), { key: `customer-${n % 1000}` }))
+      )
     const figures: Array<Figure> = []
     for (const fibers of [1, 8]) {
       // Warm up each path once, then measure in the order a, b, c.
-      for (const write of [alone, byHand, withLibrary]) yield* publishRate(Math.min(100, count), fibers, write)
+      for (const write of [alone, byHand, withLibrary, keyed]) yield* publishRate(Math.min(100, count), fibers, write)
       const a = yield* publishRate(count, fibers, alone)
       const b = yield* publishRate(count, fibers, byHand)
       const c = yield* publishRate(count, fibers, withLibrary)
+      const d = yield* publishRate(count, fibers, keyed)
       const mode = fibers === 1 ? "sequential" : `${fibers} concurrent fibers`
       figures.push(
         { group: "publish", name: `(a) order row alone, ${mode}`, value: a, unit: "tx/s" },
@@ -48,6 +55,14 @@ export const measure = (schema: string, count: number, database: Layer.Layer<Sql
           versus: { name: "cost vs (b)", value: b, ratio: ratio(b, c) },
           note: `cost ${ratio(a, c).toFixed(2)}× (a)`,
           target: "cost ≤ 1.05× (b)"
+        },
+        {
+          group: "publish",
+          name: `(d) + Outbox.publish with a key (1,000 keys), ${mode}`,
+          value: d,
+          unit: "tx/s",
+          versus: { name: "cost vs (c)", value: c, ratio: ratio(c, d) },
+          note: "the key's transaction-scoped advisory lock, for ordered delivery"
         }
       )
     }
