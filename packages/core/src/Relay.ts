@@ -481,9 +481,11 @@ export const run = (
     const leadership = Option.getOrElse(yield* Effect.serviceOption(Leadership), () => alwaysLeader)
     const signal = yield* WakeSignal.make
     yield* store.wakeups.pipe(Stream.runForEach(() => signal.wake), Effect.forkScoped)
+    const ordering = resolved.ordering
     yield* Effect.annotateLogs(Effect.logInfo("Relay started"), {
       batchSize: resolved.config.batchSize,
-      concurrency: resolved.config.concurrency
+      concurrency: resolved.config.concurrency,
+      ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(",")
     })
     return yield* Effect.forEach(
       Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership)),
