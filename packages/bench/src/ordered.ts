@@ -151,8 +151,8 @@ const claimCosts = async (schema: string) => ({
  * Puts a held-back key in front of the seeded rows: 10,000 messages of
  * `parked-0` on the ids kept free for it (published first), its head
  * dead-lettered under `block` as the relay does, so the key is parked; and
- * leases the next 300 heads, as claims in flight leave them (for an hour, so
- * the state holds while it is measured).
+ * leases the next 300 heads, as ordered claims in flight leave them (for an
+ * hour, so the state holds while it is measured).
  */
 const parkKeyInFront = async (schema: string) => {
   await query(`SELECT setval(pg_get_serial_sequence('${schema}.outbox', 'id'), 1, false)`)
@@ -165,7 +165,7 @@ const parkKeyInFront = async (schema: string) => {
   )
   await query(
     `UPDATE ${schema}.outbox SET attempts = attempts + 1, locked_by = 'bench', locked_until = now() + interval '1 hour',
-       available_at = now() + interval '1 hour'
+       available_at = now() + interval '1 hour', held_key = key
      WHERE id IN (SELECT id FROM ${schema}.outbox WHERE sent_at IS NULL AND key <> 'parked-0' ORDER BY id LIMIT ${inFlight})`
   )
   await analyze(schema)
@@ -175,14 +175,14 @@ const parkKeyInFront = async (schema: string) => {
 const headWaitsForRetry = async (schema: string) => {
   await query(
     `WITH replayed AS (DELETE FROM ${schema}.outbox_dead_letters WHERE parks_key RETURNING *)
-     INSERT INTO ${schema}.outbox (id, topic, key, payload, headers, attempts, created_at, available_at, last_error)
-     SELECT id, topic, key, payload, headers, attempts + 1, created_at, now() + interval '1 hour', 'bench: retry later'
+     INSERT INTO ${schema}.outbox (id, topic, key, payload, headers, attempts, created_at, available_at, last_error, held_key)
+     SELECT id, topic, key, payload, headers, attempts + 1, created_at, now() + interval '1 hour', 'bench: retry later', key
      FROM replayed`
   )
   await analyze(schema)
 }
 
-/** The held-back key's head on its first attempt, in flight (a hot key): no failure marks the key. */
+/** The held-back key's head on its first attempt, in flight (a hot key), as an ordered claim leaves it. */
 const headInFlight = async (schema: string) => {
   await query(
     `UPDATE ${schema}.outbox SET last_error = NULL, locked_by = 'bench', locked_until = now() + interval '1 hour'

@@ -74,12 +74,16 @@ const migrations = (tables: Tables.Tables) => ({
       sql`CREATE INDEX ${sql(`${tables.prefix}_parked_keys`)} ON ${sql(tables.deadLetters)} (key)
           WHERE parks_key`.withoutTransform
     ], { discard: true })),
-  // Ordered delivery: the keys of messages that failed and are still unsent, so a
-  // claim can set aside, in one lookup, every key whose head is waiting for a retry.
-  // Only failed rows are in it: the claim and acks of healthy messages never touch it.
-  "3_failed_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`CREATE INDEX ${sql(`${tables.prefix}_failed_keys`)} ON ${sql(tables.outbox)} (key)
-        WHERE last_error IS NOT NULL AND sent_at IS NULL AND key IS NOT NULL`.withoutTransform)
+  // Ordered delivery: an ordered claim writes `held_key` on the heads it leases
+  // (kept while a head waits for its retry), so a claim can set aside, in one
+  // lookup of this small index, every key whose head is in flight or waiting.
+  // Unordered claims never write it: keyed traffic without ordering pays nothing.
+  "3_held_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`ALTER TABLE ${sql(tables.outbox)} ADD COLUMN held_key text`.withoutTransform,
+      sql`CREATE INDEX ${sql(`${tables.prefix}_held_keys`)} ON ${sql(tables.outbox)} (held_key)
+          WHERE held_key IS NOT NULL AND sent_at IS NULL`.withoutTransform
+    ], { discard: true }))
 })
 
 /** Runs pending migrations; returns the ones it applied (none when up to date). */

@@ -12,7 +12,7 @@
  *   "claimable" is the single index-served condition `available_at <= now()`.
  * - Ordered claims add one condition for keyed rows: no earlier unsent row of the
  *   key (one probe of the `(key, id)` index) and no dead letter parking the key
- *   (with a shortcut for keys whose head is waiting for a retry, see `headsOnly`).
+ *   (with a shortcut for keys whose head is in flight or waiting, see `headsOnly`).
  *   The head is computed, never stored, so no flag can go stale across relays.
  *   For id order to be commit order within a key, `append` takes a per-key
  *   transaction-scoped advisory lock before drawing ids: publishers of one key
@@ -102,31 +102,33 @@ const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(
 
 const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
 
-// An ordered claim takes a keyed row only as its key's head: nothing earlier of
+// Whether a row takes part in ordering: keyed, and on an ordered topic.
+const orderedRow = (sql: SqlClient.SqlClient, alias: string, ordering: Ordering) =>
+  ordering === "all"
+    ? sql`${sql(alias)}.key IS NOT NULL`
+    : sql`(${sql(alias)}.key IS NOT NULL AND ${sql(alias)}.topic = ANY(${ordering.topics}::text[]))`
+
+// An ordered claim takes an ordered row only as its key's head: nothing earlier of
 // the key unsent (in flight, waiting to retry or pending) and the key not parked.
 //
 // The last condition alone is exact. The two before it are shortcuts over small
 // partial indexes, planned as one hashed set per claim while they are small, so
-// the rows queued behind a parked key or behind a head waiting for its retry are
-// passed over by a hash lookup instead of a probe of the big `(key, id)` index
-// each (a failing key with a deep backlog would otherwise slow every claim).
-// A failed message not yet due holds its key: it was its key's head when claimed.
-// (`r.key IS NOT NULL` looks redundant; it lets the hashed form use the partial index.)
+// the rows queued behind a parked key, or behind a head in flight or waiting for
+// its retry, are passed over by a hash lookup instead of a probe of the big
+// `(key, id)` index each (a hot or failing key with a deep backlog would
+// otherwise slow every claim). A row holding its key (`held_key`, written by the
+// ordered claim that leased it) that is not yet due was its key's head when claimed.
+// (`r.held_key IS NOT NULL` looks redundant; it lets the hashed form use the partial index.)
 const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, ordering: Ordering | undefined) => {
   if (ordering === undefined) return sql`true`
-  const topics = ordering === "all" ? undefined : ordering.topics
-  const onOrderedTopic = (alias: string) =>
-    topics === undefined ? sql`` : sql`AND ${sql(alias)}.topic = ANY(${topics}::text[])`
-  return sql`(o.key IS NULL ${topics === undefined ? sql`` : sql`OR NOT (o.topic = ANY(${topics}::text[]))`} OR (
+  return sql`(NOT ${orderedRow(sql, "o", ordering)} OR (
     NOT EXISTS (SELECT 1 FROM ${sql(tables.deadLetters)} d WHERE d.key = o.key AND d.parks_key)
     AND NOT EXISTS (
       SELECT 1 FROM ${sql(tables.outbox)} r
-      WHERE r.key = o.key AND r.key IS NOT NULL AND r.last_error IS NOT NULL AND r.sent_at IS NULL
-        AND r.available_at > now()
-        ${onOrderedTopic("r")})
+      WHERE r.held_key = o.key AND r.held_key IS NOT NULL AND r.sent_at IS NULL AND r.available_at > now())
     AND NOT EXISTS (
       SELECT 1 FROM ${sql(tables.outbox)} e
-      WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL ${onOrderedTopic("e")})))`
+      WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL AND ${orderedRow(sql, "e", ordering)})))`
 }
 
 // The claim: one statement. Leasing moves available_at to the lease's end, so
@@ -146,7 +148,12 @@ const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: 
     UPDATE ${outbox} o
     SET attempts = o.attempts + 1, locked_by = ${token},
         locked_until = now() + ${lease} * interval '1 millisecond',
-        available_at = now() + ${lease} * interval '1 millisecond'
+        available_at = now() + ${lease} * interval '1 millisecond'${
+    options.ordered === undefined
+      ? sql``
+      : sql`,
+        held_key = CASE WHEN ${orderedRow(sql, "o", options.ordered)} THEN o.key END`
+  }
     FROM picked WHERE o.id = picked.id
     RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
 }
@@ -260,7 +267,8 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         ),
         released AS (
           UPDATE ${outbox} o
-          SET available_at = now(), attempts = greatest(o.attempts - 1, 0), locked_by = NULL, locked_until = NULL
+          SET available_at = now(), attempts = greatest(o.attempts - 1, 0), locked_by = NULL, locked_until = NULL,
+              held_key = NULL
           FROM input i WHERE i.kind = 'Release' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
         ),
         died AS (

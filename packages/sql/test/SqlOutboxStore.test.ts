@@ -244,7 +244,7 @@ describe("SqlOutboxStore on Postgres", () => {
       const plan = (yield* SqlOutboxStore.explainClaim({ schema, ordered: "all" })).join("\n")
       expect(plan).toContain("Index Scan using outbox_claimable")
       expect(plan).toMatch(/Index Only Scan using outbox_key_order|Index Scan using outbox_key_order/)
-      expect(plan).toContain("using outbox_failed_keys")
+      expect(plan).toContain("using outbox_held_keys")
       // The parked-key check may read the (small, here empty) dead letters table whole; the outbox never.
       expect(plan).not.toMatch(/Seq Scan on outbox |Sort/)
     }).pipe(Effect.scoped, Effect.provide(TestSql)), 60_000)
