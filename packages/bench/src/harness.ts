@@ -44,46 +44,39 @@ export const client = async (): Promise<pg.Client> => {
   return connection
 }
 
-/** Inserts `count` ≈200-byte messages into `<schema>.outbox` in one statement. */
-export const seed = async (schema: string, count: number) => {
+/** Runs one statement on a connection of its own; its rows. */
+export const query = async <R extends object = object>(
+  text: string,
+  params: ReadonlyArray<unknown> = []
+): Promise<Array<R>> => {
   const connection = await client()
   try {
-    await connection.query(
-      `INSERT INTO ${schema}.outbox (topic, payload)
-       SELECT 'order.created', jsonb_build_object('orderId', 'order-' || g, 'customer', 'customer-' || (g % 1000), 'total', g * 1.5, 'note', repeat('x', 120))
-       FROM generate_series(1, $1) g`,
-      [count]
-    )
-    await connection.query(`VACUUM ANALYZE ${schema}.outbox`)
+    return (await connection.query<R>(text, [...params])).rows
   } finally {
     await connection.end()
   }
 }
 
-/**
- * Inserts `count` ≈200-byte messages keyed `${prefix}${n}`, n < `keys`, in one
- * statement. `round-robin` gives message g key g % keys; `hashed` a seeded
- * pseudo-random key (the same for g on every run), so a key can repeat within
- * a batch, as in real traffic.
- */
-export const seedKeyed = async (
-  schema: string,
-  count: number,
-  options: { readonly keys: number; readonly spread: "round-robin" | "hashed"; readonly prefix?: string | undefined }
-) => {
-  const connection = await client()
-  const key = options.spread === "round-robin" ? "g % $2" : "abs(hashint4extended(g, 42) % $2)"
-  try {
-    await connection.query(
-      `INSERT INTO ${schema}.outbox (topic, key, payload)
-       SELECT 'order.created', $3::text || (${key}), jsonb_build_object('orderId', 'order-' || g, 'customer', 'customer-' || (g % 1000), 'total', g * 1.5, 'note', repeat('x', 120))
-       FROM generate_series(1, $1) g`,
-      [count, options.keys, options.prefix ?? "k-"]
-    )
-    await connection.query(`VACUUM ANALYZE ${schema}.outbox`)
-  } finally {
-    await connection.end()
-  }
+/** How `seed` keys its messages: `${prefix}${n}` with n < `keys`. */
+export interface Keys {
+  readonly keys: number
+  /** `round-robin`: message g gets key g % keys; `hashed`: a seeded pseudo-random key (the same on every run). */
+  readonly spread: "round-robin" | "hashed"
+  readonly prefix?: string | undefined
+}
+
+/** Inserts `count` ≈200-byte messages into `<schema>.outbox` in one statement, unkeyed unless `keyed` says how. */
+export const seed = async (schema: string, count: number, keyed?: Keys) => {
+  const key = keyed === undefined
+    ? "NULL"
+    : `$2::text || (${keyed.spread === "round-robin" ? "g % $3" : "abs(hashint4extended(g, 42) % $3)"})`
+  await query(
+    `INSERT INTO ${schema}.outbox (topic, key, payload)
+     SELECT 'order.created', ${key}, jsonb_build_object('orderId', 'order-' || g, 'customer', 'customer-' || (g % 1000), 'total', g * 1.5, 'note', repeat('x', 120))
+     FROM generate_series(1, $1) g`,
+    keyed === undefined ? [count] : [count, keyed.prefix ?? "k-", keyed.keys]
+  )
+  await query(`VACUUM ANALYZE ${schema}.outbox`)
 }
 
 /** The p-th percentile (0..100) of values. */

@@ -8,7 +8,7 @@
 import { type OutboxStore, Sender } from "@effect-outbox/core"
 import { SqlOutboxStore } from "@effect-outbox/sql"
 import { Effect } from "effect"
-import { client, type Figure, percentile, ratio, seedKeyed, withSchema } from "./harness.js"
+import { type Figure, percentile, query, ratio, seed, withSchema } from "./harness.js"
 import { migrate, pgLayer, relayDrain } from "./library.js"
 
 const drainKeys = 1_000
@@ -16,16 +16,6 @@ const rounds = 3
 const heldBack = 10_000
 const inFlight = 300
 const explainRuns = 5
-
-/** Runs `text` on a fresh connection; the rows. */
-const query = async <R extends object>(text: string): Promise<Array<R>> => {
-  const connection = await client()
-  try {
-    return (await connection.query<R>(text)).rows
-  } finally {
-    await connection.end()
-  }
-}
 
 /**
  * A sender that records what ordered delivery promises: a batch holds each key
@@ -57,7 +47,7 @@ const keyOrderCheck = () => {
 
 /** Seeds `total` keyed messages, drains them, and throws unless every one was sent (and, ordered, in key order). */
 const drain = async (schema: string, total: number, relays: number, ordered: boolean) => {
-  await seedKeyed(schema, total, { keys: drainKeys, spread: "hashed" })
+  await seed(schema, total, { keys: drainKeys, spread: "hashed" })
   const check = keyOrderCheck()
   const rate = await Effect.runPromise(relayDrain(schema, { batchSize: 100, relays, total, ordered, sender: check.sender }))
   const [left] = await query<{ count: string }>(`SELECT count(*) FROM ${schema}.outbox WHERE sent_at IS NULL`)
@@ -156,7 +146,7 @@ const claimCosts = async (schema: string) => ({
  */
 const parkKeyInFront = async (schema: string) => {
   await query(`SELECT setval(pg_get_serial_sequence('${schema}.outbox', 'id'), 1, false)`)
-  await seedKeyed(schema, heldBack + 1, { keys: 1, spread: "round-robin", prefix: "parked-" })
+  await seed(schema, heldBack + 1, { keys: 1, spread: "round-robin", prefix: "parked-" })
   await query(
     `WITH died AS (DELETE FROM ${schema}.outbox WHERE id = 1 RETURNING *)
      INSERT INTO ${schema}.outbox_dead_letters
@@ -203,7 +193,7 @@ const claimFigures = async (quick: boolean): Promise<Array<Figure>> => {
     await Effect.runPromise(migrate(schema))
     // Ids 1..10,001 stay free for the worst cases' held-back key (see parkKeyInFront).
     await query(`SELECT setval(pg_get_serial_sequence('${schema}.outbox', 'id'), ${heldBack + 1})`)
-    await seedKeyed(schema, rows, { keys, spread: "round-robin" })
+    await seed(schema, rows, { keys, spread: "round-robin" })
     await analyze(schema)
     const clean = await claimCosts(schema)
     await parkKeyInFront(schema)
