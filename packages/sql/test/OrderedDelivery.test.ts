@@ -43,6 +43,23 @@ const idsByKey = (published: ReadonlyArray<{ readonly id: string; readonly key: 
   return byKey
 }
 
+/** Appends one message per key, in one `append` (one statement); their ids. */
+const publishKeys = (schema: string, keys: ReadonlyArray<string>) =>
+  Effect.flatMap(OutboxStore.OutboxStore, (s) => s.append(keys.map((key) => ({ topic: "t", key, payload: {}, headers: {} })))).pipe(
+    Effect.provide(storeIn(schema)),
+    Effect.map((ids) => ids.map(Number))
+  )
+
+/** How many of this outbox's per-key locks are held (granted) or awaited; other tests take advisory locks too. */
+const keyLocksOf = (schema: string, granted: boolean) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(
+      sql<{ n: string }>`SELECT count(*) AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND objsubid = 2 AND granted = ${granted}
+          AND classid::bigint = (hashtext(${`${schema}.outbox`})::bigint + 4294967296) % 4294967296`,
+      (rows) => Number(rows[0]?.n)
+    ))
+
 describe("Ordered delivery on Postgres", () => {
   it.live(
     "three relays, 1,000 keys × 20 messages, 20% of sends failing: per-key order holds and nothing overtakes an unacked message",
@@ -133,19 +150,8 @@ describe("Ordered delivery on Postgres", () => {
     Effect.gen(function*() {
       const schema = yield* migratedSchema
       const sql = yield* SqlClient.SqlClient
-      const publish = (key: string) =>
-        Effect.flatMap(OutboxStore.OutboxStore, (s) => s.append([{ topic: "t", key, payload: {}, headers: {} }])).pipe(
-          Effect.provide(storeIn(schema)),
-          Effect.map((ids) => Number(ids[0]))
-        )
-      // This outbox's per-key locks only: other tests take advisory locks too.
-      const keyLocks = (granted: boolean) =>
-        Effect.map(
-          sql<{ n: string }>`SELECT count(*) AS n FROM pg_locks
-            WHERE locktype = 'advisory' AND objsubid = 2 AND granted = ${granted}
-              AND classid::bigint = (hashtext(${`${schema}.outbox`})::bigint + 4294967296) % 4294967296`,
-          (rows) => Number(rows[0]?.n)
-        )
+      const publish = (key: string) => Effect.map(publishKeys(schema, [key]), (ids) => ids[0] ?? 0)
+      const keyLocks = (granted: boolean) => keyLocksOf(schema, granted)
       const release = yield* Effect.makeLatch(false)
       // The first publisher keeps its transaction open until released.
       const first = yield* sql.withTransaction(Effect.zipLeft(publish("k"), release.await)).pipe(Effect.fork)
@@ -159,5 +165,25 @@ describe("Ordered delivery on Postgres", () => {
       expect(otherKey).toBeGreaterThan(firstId)
       // Drawn after the first publisher committed, so after the other key's too.
       expect(secondId).toBeGreaterThan(otherKey)
+    }).pipe(Effect.scoped, Effect.provide(TestSql)))
+
+  it.live("publishAll takes its keys' locks in sorted order, so it never holds one key while waiting for another", () =>
+    Effect.gen(function*() {
+      const schema = yield* migratedSchema
+      const sql = yield* SqlClient.SqlClient
+      const release = yield* Effect.makeLatch(false)
+      // One publisher holds key a. Another publishes [b, a] at once: sorted, it waits for a holding nothing.
+      const holder = yield* sql.withTransaction(Effect.zipLeft(publishKeys(schema, ["a"]), release.await)).pipe(Effect.fork)
+      yield* eventually("the first publisher to hold a", Effect.map(keyLocksOf(schema, true), (n) => n === 1))
+      const both = yield* sql.withTransaction(publishKeys(schema, ["b", "a"])).pipe(Effect.fork)
+      yield* eventually("the second publisher to wait for a", Effect.map(keyLocksOf(schema, false), (n) => n === 1))
+      // So key b is free: a third publisher of b does not wait (had b been locked first, it would, until a is released).
+      const onlyB = yield* sql.withTransaction(publishKeys(schema, ["b"])).pipe(
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("publishing b waited: publishAll held b while waiting for a") })
+      )
+      expect(onlyB).toHaveLength(1)
+      yield* release.open
+      yield* Fiber.join(holder)
+      expect(yield* Fiber.join(both)).toHaveLength(2)
     }).pipe(Effect.scoped, Effect.provide(TestSql)))
 })
