@@ -18,6 +18,10 @@
  *   flight, a claim holds each key at most once, and keys are delivered in id order.
  * - **parked key**: a key whose head was dead-lettered with `parkKey`: its later
  *   messages wait until that dead letter is replayed (it becomes the head again) or purged.
+ * - **transactional claim** (optional, `transactional`): the batch is taken inside an
+ *   open transaction whose row locks are its lease; the batch's completions are
+ *   written in that same transaction, which then commits. Any failure, interruption
+ *   or lost connection rolls it back, and the whole batch is claimable again at once.
  *
  * @since 0.1.0
  */
@@ -111,6 +115,40 @@ export class OutboxStoreError extends Data.TaggedError("OutboxStoreError")<{
   }
 }
 
+/** What a transactional claim committed: the batch, and how each of its messages was settled. */
+export interface TransactionalBatch {
+  readonly claim: Claim
+  /** Every completion was applied (no fencing: the transaction held the rows throughout). */
+  readonly completions: ReadonlyArray<Completion>
+}
+
+/**
+ * The transactional claim mode of a store (see "transactional claim" above).
+ * A store without it leaves `transactional` out, and a relay asking for that
+ * mode refuses to start.
+ */
+export interface TransactionalClaims {
+  /**
+   * How many transactional claims the store can hold open at once (its pool's
+   * connections, less one for everything else), when it knows: each holds a
+   * connection for the length of its send. The relay refuses a larger `concurrency`.
+   */
+  readonly maxOpen: number | undefined
+  /**
+   * Claims up to `batchSize` available messages (FIFO by id, `freshFirst` and
+   * `ordered` as for `claim`) in a new transaction, runs `settle` on them,
+   * writes the completions it returns in the same transaction and commits. An
+   * empty claim commits without calling `settle`. If `settle` fails or is
+   * interrupted, or the transaction cannot commit, everything is rolled back and
+   * the store counts the attempt anyway where it still can (the messages keep it).
+   * `settle` runs outside the transaction's connection: its own queries do not join it.
+   */
+  readonly run: <E, R>(
+    options: ClaimOptions,
+    settle: (claim: Claim) => Effect.Effect<ReadonlyArray<Completion>, E, R>
+  ) => Effect.Effect<TransactionalBatch, OutboxStoreError | E, R>
+}
+
 /** The dead-letter side of a store. */
 export interface DeadLetters {
   /** Letters matching the filter, oldest first. */
@@ -155,4 +193,6 @@ export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<
   readonly unsettled: (ids: ReadonlyArray<MessageId>) => Effect.Effect<ReadonlyArray<MessageId>, OutboxStoreError>
   readonly deadLetters: DeadLetters
   readonly stats: Effect.Effect<Stats, OutboxStoreError>
+  /** The transactional claim mode, when the store supports it. */
+  readonly transactional?: TransactionalClaims | undefined
 }>() {}

@@ -23,6 +23,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -34,7 +35,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import { DeadLetterSink } from "./DeadLetter.js"
+import { recordOutcome } from "./internal/outcome.js"
 import { completionFor, resultsByMessage } from "./internal/settle.js"
 import * as WakeSignal from "./internal/wakeSignal.js"
 import { Leadership } from "./Leadership.js"
@@ -46,7 +47,8 @@ import {
   isOrdered,
   type Ordering,
   OutboxStore,
-  type OutboxStoreError
+  type OutboxStoreError,
+  type TransactionalClaims
 } from "./OutboxStore.js"
 import * as RetryPolicy from "./RetryPolicy.js"
 import { SendError, Sender, SendResult } from "./Sender.js"
@@ -90,7 +92,20 @@ export interface Config {
    * replayed or purged: strict order); `skip` lets the key move on.
    */
   readonly deadLetteredKey: "block" | "skip"
+  /**
+   * How a batch is held while it is sent. `lease` (default): the claim writes a
+   * lease and the completion writes again; right for slow or unbounded senders
+   * (webhooks). `transactional`: the batch's row locks, held by an open
+   * transaction, are its lease, and its completions commit with it (one write
+   * per delivered message); right for fast senders (brokers with confirms,
+   * in-process handlers), since each worker holds a connection and row locks for
+   * the length of its send. The store must support it (the SQL store does).
+   */
+  readonly claimMode: ClaimMode
 }
+
+/** How a batch is held while it is sent (see `Config.claimMode`). */
+export type ClaimMode = "lease" | "transactional"
 
 /** Partial config: anything left out takes its default. */
 export type Options = Partial<Config>
@@ -110,7 +125,15 @@ export const defaults: Config = {
   freshFirst: false,
   topics: [],
   ordered: false,
-  deadLetteredKey: "block"
+  deadLetteredKey: "block",
+  claimMode: "lease"
+}
+
+/** The relay cannot run as configured with this store; the message says why and what to change. */
+export class ConfigError extends Data.TaggedError("RelayConfigError")<{ readonly detail: string }> {
+  override get message() {
+    return `Relay configuration: ${this.detail}`
+  }
 }
 
 /** What one drain step did. */
@@ -192,15 +215,18 @@ const checkPayloads = Effect.fnUntraced(function*(resolved: Resolved, batch: Rea
   return { sendable, undecodable }
 })
 
-/** Sends a batch under the send timeout, renewing its lease while the send runs long. */
-const sendBatch = (resolved: Resolved, token: string, batch: ReadonlyArray<OutboxMessage>) =>
+/**
+ * Sends a batch under the send timeout, renewing its lease while the send runs
+ * long (lease mode; a transactional batch's lease is its open transaction).
+ */
+const sendBatch = (resolved: Resolved, token: string | undefined, batch: ReadonlyArray<OutboxMessage>) =>
   Effect.gen(function*() {
     const store = yield* OutboxStore
     const sender = yield* Sender
     const ids = batch.map((message) => message.id)
     const half = Duration.divide(resolved.leaseFor, 2).pipe(Option.getOrElse(() => resolved.leaseFor))
     // Only a send that can outlast half the lease needs renewing (not so with the defaults).
-    if (Duration.greaterThanOrEqualTo(resolved.sendTimeout, half)) {
+    if (token !== undefined && Duration.greaterThanOrEqualTo(resolved.sendTimeout, half)) {
       yield* store.renewLease(token, ids, resolved.leaseFor).pipe(
         Effect.tapError((error) => Effect.logWarning("Could not renew the lease of a batch in flight", error)),
         Effect.ignore, // a failed renewal is not fatal: at worst the batch is re-claimed and sent again
@@ -239,86 +265,6 @@ const sendBatch = (resolved: Resolved, token: string, batch: ReadonlyArray<Outbo
     return results
   }).pipe(Effect.scoped)
 
-/** Records metrics and logs for what a completion actually changed, and feeds the dead-letter sink. */
-const recordOutcome = Effect.fnUntraced(function*(
-  batch: ReadonlyArray<OutboxMessage>,
-  completions: ReadonlyArray<Completion>,
-  completedIds: ReadonlySet<string>
-) {
-  const sink = yield* Effect.serviceOption(DeadLetterSink)
-  const now = yield* Clock.currentTimeMillis
-  const messages = new Map(batch.map((message) => [message.id, message]))
-  // Counted per topic first: one metric update per topic and kind, not per message.
-  const counts = new Map<string, { sent: number; failed: number; retried: number; dead: number }>()
-  const countFor = (topic: string) => {
-    let count = counts.get(topic)
-    if (count === undefined) {
-      count = { sent: 0, failed: 0, retried: 0, dead: 0 }
-      counts.set(topic, count)
-    }
-    return count
-  }
-  for (const completion of completions) {
-    const message = messages.get(completion.id)
-    if (message === undefined || !completedIds.has(completion.id)) continue
-    const count = countFor(message.topic)
-    switch (completion._tag) {
-      case "Ack": {
-        count.sent++
-        yield* Metric.update(OutboxMetrics.lag, (now - message.createdAt.getTime()) / 1000)
-        break
-      }
-      case "Retry": {
-        count.failed++
-        count.retried++
-        yield* Effect.logDebug("Delivery failed; will retry").pipe(
-          Effect.annotateLogs({
-            messageId: message.id,
-            topic: message.topic,
-            attempt: message.attempts,
-            retryIn: Duration.format(completion.delay),
-            error: completion.error
-          })
-        )
-        break
-      }
-      case "DeadLetter": {
-        if (completion.reason === "Exhausted") count.failed++
-        count.dead++
-        yield* Effect.logWarning("Message dead-lettered").pipe(
-          Effect.annotateLogs({
-            messageId: message.id,
-            topic: message.topic,
-            attempts: message.attempts,
-            reason: completion.reason,
-            error: completion.error
-          })
-        )
-        if (Option.isSome(sink)) {
-          yield* sink.value.onDeadLetter({
-            ...message,
-            reason: completion.reason,
-            lastError: completion.error,
-            deadAt: new Date(now),
-            parksKey: completion.parkKey === true
-          }).pipe(
-            Effect.catchAllCause((cause) => Effect.logError("The dead-letter sink failed; the letter is kept", cause))
-          )
-        }
-        break
-      }
-      case "Release":
-        break
-    }
-  }
-  for (const [topic, count] of counts) {
-    if (count.sent > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.sent, topic), count.sent)
-    if (count.failed > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.failed, topic), count.failed)
-    if (count.retried > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.retried, topic), count.retried)
-    if (count.dead > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.deadLettered, topic), count.dead)
-  }
-})
-
 /** Under the `block` policy, a dead-lettered ordered message parks its key. */
 const parkKeys = (
   resolved: Resolved,
@@ -334,13 +280,12 @@ const parkKeys = (
   )
 }
 
-/** Sends a claimed batch and settles every message of it in one store write. */
-const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
-  const store = yield* OutboxStore
+/** Sends a claimed batch and decides how to settle each of its messages. */
+const sendClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim, leased: boolean) {
   const { sendable, undecodable } = resolved.topics.size === 0
     ? { sendable: claim.messages, undecodable: [] }
     : yield* checkPayloads(resolved, claim.messages)
-  const results = sendable.length === 0 ? [] : yield* sendBatch(resolved, claim.token, sendable)
+  const results = sendable.length === 0 ? [] : yield* sendBatch(resolved, leased ? claim.token : undefined, sendable)
   const settled: Array<Completion> = []
   for (const [message, result] of resultsByMessage(sendable, results)) {
     // Delivered is the common case: settle it without running an effect per message.
@@ -350,7 +295,13 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
         : yield* completionFor(message, result, resolved.policyFor)
     )
   }
-  const completions = parkKeys(resolved, claim.messages, [...undecodable, ...settled])
+  return parkKeys(resolved, claim.messages, [...undecodable, ...settled])
+})
+
+/** Sends a claimed batch and settles every message of it in one store write. */
+const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
+  const store = yield* OutboxStore
+  const completions = yield* sendClaim(resolved, claim, true)
   const report = yield* store.complete(claim.token, completions).pipe(
     Effect.withSpan("outbox.complete", { attributes: { "outbox.batch_size": completions.length } })
   )
@@ -359,7 +310,16 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
       fenced: report.fenced.length
     })
   }
-  const completed = new Set(report.completed)
+  return yield* reportBatch(claim, completions, new Set(report.completed), report.fenced.length)
+})
+
+/** Records what a settled batch changed and tells the observer. */
+const reportBatch = Effect.fnUntraced(function*(
+  claim: Claim,
+  completions: ReadonlyArray<Completion>,
+  completed: ReadonlySet<string>,
+  fenced: number
+) {
   yield* recordOutcome(claim.messages, completions, completed)
   const count = (tag: Completion["_tag"]) =>
     completions.filter((completion) => completion._tag === tag && completed.has(completion.id)).length
@@ -368,21 +328,22 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
     sent: count("Ack"),
     retried: count("Retry"),
     deadLettered: count("DeadLetter"),
-    fenced: report.fenced.length
+    fenced
   }
   const observer = yield* Effect.serviceOption(RelayObserver)
   if (Option.isSome(observer)) yield* observer.value.onBatch(summary)
   return summary
 })
 
+const claimOptions = (resolved: Resolved) => ({
+  batchSize: resolved.config.batchSize,
+  leaseFor: resolved.leaseFor,
+  freshFirst: resolved.config.freshFirst,
+  ordered: resolved.ordering
+})
+
 const claimBatch = (resolved: Resolved) =>
-  Effect.flatMap(OutboxStore, (store) =>
-    store.claim({
-      batchSize: resolved.config.batchSize,
-      leaseFor: resolved.leaseFor,
-      freshFirst: resolved.config.freshFirst,
-      ordered: resolved.ordering
-    })).pipe(
+  Effect.flatMap(OutboxStore, (store) => store.claim(claimOptions(resolved))).pipe(
       Effect.tap((claim) => Metric.update(OutboxMetrics.batchSize, claim.messages.length)),
       Effect.withSpan("outbox.claim", { attributes: { "outbox.batch_limit": resolved.config.batchSize } })
     )
@@ -432,12 +393,80 @@ const step = (resolved: Resolved) =>
     })
   )
 
+/**
+ * One transactional batch: claim, send and settle in one store transaction.
+ * On shutdown it may commit within `shutdownTimeout`; past that it is
+ * interrupted, which rolls the transaction back (the batch is claimable again at once).
+ */
+const transactionalStep = (resolved: Resolved, transactional: TransactionalClaims) =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const run = transactional.run(claimOptions(resolved), (claim) =>
+        Effect.zipRight(
+          Metric.update(OutboxMetrics.batchSize, claim.messages.length),
+          sendClaim(resolved, claim, false)
+        )).pipe(
+          Effect.withSpan("outbox.claim", {
+            attributes: { "outbox.batch_limit": resolved.config.batchSize, "outbox.claim_mode": "transactional" }
+          })
+        )
+      // A daemon, for the same reason as in `step`: only an explicit interruption rolls it back.
+      const batch = yield* Effect.forkDaemon(Effect.interruptible(run))
+      const done = yield* restore(Fiber.join(batch)).pipe(
+        Effect.onInterrupt(() =>
+          Effect.interruptible(Fiber.await(batch)).pipe(
+            Effect.timeoutOption(resolved.shutdownTimeout),
+            Effect.flatMap(Option.match({
+              onSome: () => Effect.void,
+              onNone: () =>
+                Effect.logWarning(
+                  "Shutdown timeout reached with a batch in flight; its transaction rolls back and the batch is claimable again"
+                ).pipe(Effect.zipRight(Fiber.interrupt(batch)))
+            }))
+          )
+        )
+      )
+      if (done.claim.messages.length === 0) return emptySummary
+      return yield* reportBatch(done.claim, done.completions, new Set(done.claim.messages.map((m) => m.id)), 0)
+    })
+  )
+
+/** The store's transactional claims when the relay is asked for them; refuses what cannot work. */
+const claimModeOf = (resolved: Resolved, store: OutboxStore["Type"]) => {
+  if (resolved.config.claimMode === "lease") return Effect.succeed(undefined)
+  const transactional = store.transactional
+  if (transactional === undefined) {
+    return Effect.fail(
+      new ConfigError({
+        detail:
+          "claimMode \"transactional\" needs a store that supports it (the SQL store does); this store does not: use claimMode \"lease\""
+      })
+    )
+  }
+  const concurrency = Math.max(1, resolved.config.concurrency)
+  if (transactional.maxOpen !== undefined && concurrency > transactional.maxOpen) {
+    return Effect.fail(
+      new ConfigError({
+        detail: `claimMode "transactional" holds one database connection per worker for the length of its send: ` +
+          `concurrency ${concurrency} needs a pool of at least ${concurrency + 1} connections ` +
+          `(the store's pool allows ${transactional.maxOpen} open batches); raise the pool's size or lower concurrency`
+      })
+    )
+  }
+  return Effect.succeed(transactional)
+}
+
+const stepFor = (resolved: Resolved, transactional: TransactionalClaims | undefined) =>
+  transactional === undefined ? step(resolved) : transactionalStep(resolved, transactional)
+
 /** The single deterministic drain step: claim one batch, send it, settle it. */
 export const drainOnce: (
   options?: Options
-) => Effect.Effect<Summary, OutboxStoreError, OutboxStore | Sender> = Effect.fn("Relay.drainOnce")(
+) => Effect.Effect<Summary, OutboxStoreError | ConfigError, OutboxStore | Sender> = Effect.fn("Relay.drainOnce")(
   function*(options: Options = {}) {
-    return yield* step(resolve(options))
+    const resolved = resolve(options)
+    const transactional = yield* claimModeOf(resolved, yield* OutboxStore)
+    return yield* stepFor(resolved, transactional)
   }
 )
 
@@ -447,14 +476,19 @@ const storeErrorBackoff = Schedule.exponential(Duration.millis(100)).pipe(
   Schedule.union(Schedule.spaced(Duration.seconds(5)))
 )
 
-const worker = (resolved: Resolved, signal: WakeSignal.WakeSignal, leadership: Leadership["Type"]) => {
+const worker = (
+  resolved: Resolved,
+  signal: WakeSignal.WakeSignal,
+  leadership: Leadership["Type"],
+  transactional: TransactionalClaims | undefined
+) => {
   const waitForWork = (round: Deferred.Deferred<void>) =>
     Effect.raceFirst(Deferred.await(round), Effect.sleep(resolved.pollInterval))
   const iteration = Effect.gen(function*() {
     // Taken before claiming: a wake-up during the batch completes this round, so it is not missed.
     const round = yield* signal.round
     if (!(yield* leadership.isLeader)) return yield* waitForWork(round)
-    const summary = yield* step(resolved)
+    const summary = yield* stepFor(resolved, transactional)
     // Settling a key's head makes its next message claimable, with no wake-up
     // from the store: in ordered delivery that is a reason to claim again at once.
     const freedKeys = resolved.ordering !== undefined && summary.sent + summary.deadLettered > 0
@@ -474,10 +508,11 @@ const worker = (resolved: Resolved, signal: WakeSignal.WakeSignal, leadership: L
  */
 export const run = (
   options: Options = {}
-): Effect.Effect<never, never, OutboxStore | Sender | Scope.Scope> =>
+): Effect.Effect<never, ConfigError, OutboxStore | Sender | Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = resolve(options)
     const store = yield* OutboxStore
+    const transactional = yield* claimModeOf(resolved, store)
     const leadership = Option.getOrElse(yield* Effect.serviceOption(Leadership), () => alwaysLeader)
     const signal = yield* WakeSignal.make
     yield* store.wakeups.pipe(Stream.runForEach(() => signal.wake), Effect.forkScoped)
@@ -485,10 +520,11 @@ export const run = (
     yield* Effect.annotateLogs(Effect.logInfo("Relay started"), {
       batchSize: resolved.config.batchSize,
       concurrency: resolved.config.concurrency,
+      claimMode: resolved.config.claimMode,
       ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(",")
     })
     return yield* Effect.forEach(
-      Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership)),
+      Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership, transactional)),
       (work) => work,
       { concurrency: "unbounded", discard: true }
     ).pipe(Effect.zipRight(Effect.never), Effect.onInterrupt(() => Effect.logInfo("Relay stopped")))
@@ -501,5 +537,9 @@ const alwaysLeader: Leadership["Type"] = { isLeader: Effect.succeed(true) }
  * and stops (gracefully, see the module comment) when the scope closes.
  * Uses `Leadership`, `DeadLetterSink` and `RelayObserver` when provided.
  */
-export const layer = (options: Options = {}): Layer.Layer<never, never, OutboxStore | Sender> =>
-  Layer.scopedDiscard(Effect.forkScoped(run(options)))
+export const layer = (options: Options = {}): Layer.Layer<never, ConfigError, OutboxStore | Sender> =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    // Checked before forking, so a mode the store cannot run fails the layer's build.
+    yield* claimModeOf(resolve(options), yield* OutboxStore)
+    yield* Effect.forkScoped(Effect.orDie(run(options)))
+  }))

@@ -23,6 +23,7 @@
  *
  * @since 0.1.0
  */
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import * as Data from "effect/Data"
@@ -34,16 +35,16 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
-import type { OutboxMessage } from "@effect-outbox/core/Message"
 import {
-  type ClaimOptions,
   type CompleteReport,
   type Ordering,
   OutboxStore,
   type OutboxStoreError,
   type Stats
 } from "@effect-outbox/core/OutboxStore"
+import { claimStatement, type MessageRow, millis, sortClaimed, toMessage } from "./internal/claimSql.js"
 import { refail } from "./internal/errors.js"
+import * as Transactional from "./internal/transactional.js"
 import * as Tables from "./internal/tables.js"
 import * as Migrations from "./Migrations.js"
 import { Notifications } from "./Notifications.js"
@@ -61,34 +62,12 @@ export interface Options extends Migrations.Options {
   readonly purgeInterval?: Duration.DurationInput | undefined
 }
 
-interface MessageRow {
-  readonly id: string | number
-  readonly topic: string
-  readonly key: string | null
-  readonly payload: unknown
-  readonly headers: Record<string, string> | null
-  readonly attempts: number
-  readonly created_at: Date
-  readonly available_at: Date
-}
-
 interface DeadRow extends MessageRow {
   readonly reason: DeadLetter.Reason
   readonly last_error: string
   readonly dead_at: Date
   readonly parks_key: boolean
 }
-
-const toMessage = (row: MessageRow): OutboxMessage => ({
-  id: String(row.id),
-  topic: row.topic,
-  key: row.key,
-  payload: row.payload,
-  headers: row.headers ?? {},
-  attempts: row.attempts,
-  createdAt: row.created_at,
-  availableAt: row.available_at
-})
 
 const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
   ...toMessage(row),
@@ -97,66 +76,6 @@ const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
   deadAt: row.dead_at,
   parksKey: row.parks_key
 })
-
-const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
-
-const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
-
-// Whether a row takes part in ordering: keyed, and on an ordered topic.
-const orderedRow = (sql: SqlClient.SqlClient, alias: string, ordering: Ordering) =>
-  ordering === "all"
-    ? sql`${sql(alias)}.key IS NOT NULL`
-    : sql`(${sql(alias)}.key IS NOT NULL AND ${sql(alias)}.topic = ANY(${ordering.topics}::text[]))`
-
-// An ordered claim takes an ordered row only as its key's head: nothing earlier of
-// the key unsent (in flight, waiting to retry or pending) and the key not parked.
-//
-// The last condition alone is exact. The two before it are shortcuts over small
-// partial indexes, planned as one hashed set per claim while they are small, so
-// the rows queued behind a parked key, or behind a head in flight or waiting for
-// its retry, are passed over by a hash lookup instead of a probe of the big
-// `(key, id)` index each (a hot or failing key with a deep backlog would
-// otherwise slow every claim). A row holding its key (`held_key`, written by the
-// ordered claim that leased it) that is not yet due was its key's head when claimed.
-// (`r.held_key IS NOT NULL` looks redundant; it lets the hashed form use the partial index.)
-const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, ordering: Ordering | undefined) => {
-  if (ordering === undefined) return sql`true`
-  return sql`(NOT ${orderedRow(sql, "o", ordering)} OR (
-    NOT EXISTS (SELECT 1 FROM ${sql(tables.deadLetters)} d WHERE d.key = o.key AND d.parks_key)
-    AND NOT EXISTS (
-      SELECT 1 FROM ${sql(tables.outbox)} r
-      WHERE r.held_key = o.key AND r.held_key IS NOT NULL AND r.sent_at IS NULL AND r.available_at > now())
-    AND NOT EXISTS (
-      SELECT 1 FROM ${sql(tables.outbox)} e
-      WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL AND ${orderedRow(sql, "e", ordering)})))`
-}
-
-// The claim: one statement. Leasing moves available_at to the lease's end, so
-// "claimable" is `available_at <= now()` alone; the CTE keeps the row's
-// available_at from before the claim for the returned message.
-const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: string, options: ClaimOptions) => {
-  const outbox = sql(tables.outbox)
-  const lease = millis(options.leaseFor)
-  return sql<MessageRow>`
-    WITH picked AS (
-      SELECT id, available_at FROM ${outbox} o
-      WHERE sent_at IS NULL AND available_at <= now() AND ${headsOnly(sql, tables, options.ordered)}
-      ORDER BY ${options.freshFirst === true ? sql`(attempts > 0), id` : sql`id`}
-      LIMIT ${options.batchSize}
-      FOR UPDATE SKIP LOCKED
-    )
-    UPDATE ${outbox} o
-    SET attempts = o.attempts + 1, locked_by = ${token},
-        locked_until = now() + ${lease} * interval '1 millisecond',
-        available_at = now() + ${lease} * interval '1 millisecond'${
-    options.ordered === undefined
-      ? sql``
-      : sql`,
-        held_key = CASE WHEN ${orderedRow(sql, "o", options.ordered)} THEN o.key END`
-  }
-    FROM picked WHERE o.id = picked.id
-    RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
-}
 
 class Explained extends Data.TaggedError("Explained")<{ readonly plan: ReadonlyArray<{ "QUERY PLAN": string }> }> {}
 
@@ -195,6 +114,9 @@ export const explainClaim = Effect.fn("SqlOutboxStore.explainClaim")(function*(
   return rows.map((row) => row["QUERY PLAN"])
 })
 
+// node-pg's pool size when `maxConnections` is not set.
+const defaultPoolSize = 10
+
 /** Makes the store over the current `SqlClient`; wake-ups come from `Notifications` when provided. */
 export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options = {}) {
   const sql = yield* SqlClient.SqlClient
@@ -207,6 +129,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
   // Distinguishes this store's claims in `locked_by`, for people reading the table.
   const instance = (yield* Random.nextInt).toString(36).replace("-", "")
   let claims = 0
+  const nextToken = () => `${instance}-${++claims}`
 
   const deadFilter = (filter: DeadLetter.Filter) =>
     sql.and([
@@ -301,6 +224,13 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
     onSome: (service) => Stream.map(service.listen(tables.channel), () => undefined)
   })
 
+  // Each open transactional batch holds one of the pool's connections; one stays for everything else.
+  const pool = yield* Effect.serviceOption(PgClient.PgClient)
+  const maxOpen = Option.match(pool, {
+    onNone: () => undefined,
+    onSome: (client) => (client.config.maxConnections ?? defaultPoolSize) - 1
+  })
+
   const store = OutboxStore.of({
     append: (messages) =>
       Effect.gen(function*() {
@@ -350,16 +280,9 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
 
     claim: (claimOptions) =>
       Effect.gen(function*() {
-        const token = `${instance}-${++claims}`
+        const token = nextToken()
         const rows = yield* claimStatement(sql, tables, token, claimOptions).withoutTransform
-        const messages = rows.map(toMessage)
-        // RETURNING has no order; freshFirst puts first attempts first, as claimed.
-        messages.sort((a, b) =>
-          claimOptions.freshFirst === true && (a.attempts === 1) !== (b.attempts === 1)
-            ? (a.attempts === 1 ? -1 : 1)
-            : byId(a, b)
-        )
-        return { token, messages }
+        return { token, messages: sortClaimed(rows.map(toMessage), claimOptions.freshFirst) }
       }).pipe(refail("claim")),
 
     complete,
@@ -456,7 +379,9 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         oldestPendingAgeMillis: row?.oldest === null || row?.oldest === undefined ? null : Math.max(0, Math.round(row.oldest))
       })),
       refail("stats")
-    )
+    ),
+
+    transactional: Transactional.make({ sql, tables, retainSent, nextToken, complete, maxOpen })
   })
 
   if (retainSent !== undefined) {
