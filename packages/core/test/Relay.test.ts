@@ -244,6 +244,21 @@ describe("Relay shutdown", () => {
     }).pipe(Effect.provide(testEnv())))
 })
 
+describe("Relay claim modes", () => {
+  it.effect("a store without the transactional mode is refused at start, saying what to use instead", () =>
+    Effect.gen(function*() {
+      const context = yield* Effect.context<OutboxStore.OutboxStore | Sender.Sender>()
+      const error = yield* Layer.launch(
+        Relay.layer({ claimMode: "transactional" }).pipe(Layer.provide(Layer.succeedContext(context)))
+      ).pipe(Effect.flip)
+      expect(error).toBeInstanceOf(Relay.ConfigError)
+      expect(error.message).toBe(
+        "Relay configuration: claimMode \"transactional\" needs a store that supports it (the SQL store does); this store does not: use claimMode \"lease\""
+      )
+      expect((yield* Effect.flip(Relay.drainOnce({ claimMode: "transactional" })))._tag).toBe("RelayConfigError")
+    }).pipe(Effect.provide(testEnv())))
+})
+
 describe("Relay concurrency", () => {
   it.scoped("with concurrency 3, three batches are in flight at once", () =>
     Effect.gen(function*() {

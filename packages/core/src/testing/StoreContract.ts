@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { NewMessage } from "../Message.js"
 import { type Claim, Completion, type Ordering, OutboxStore, type OutboxStoreError } from "../OutboxStore.js"
+import * as TransactionalContract from "./TransactionalContract.js"
 
 /** How to run the suite against one store. */
 export interface Options<E> {
@@ -35,6 +36,12 @@ export interface Options<E> {
   readonly clock: "test" | "live"
   /** Per-test timeout in live mode. Default 20 s. */
   readonly timeout?: number | undefined
+  /**
+   * Whether the store offers the transactional claim mode: its contract
+   * (`TransactionalContract`) runs too. Without it, the store must leave
+   * `transactional` out, so a relay asking for the mode refuses to start.
+   */
+  readonly transactional?: boolean | undefined
 }
 
 const message = (topic: string, payload: unknown, extra: Partial<NewMessage> = {}): NewMessage => ({
@@ -81,7 +88,15 @@ export const run = <E>(name: string, options: Options<E>): void => {
       return yield* Effect.fail(new Error(`message ${id} was never claimable again`))
     })
 
+  if (options.transactional === true) TransactionalContract.run(name, options)
+
   describe(`${name} (OutboxStore contract)`, () => {
+    if (options.transactional !== true) {
+      test("declares no transactional claim mode, so a relay asking for it refuses to start", Effect.gen(function*() {
+        expect((yield* store).transactional).toBeUndefined()
+      }))
+    }
+
     test("a claim returns appended messages intact, FIFO by id, on their first attempt", Effect.gen(function*() {
       const ids = yield* append(
         message("order.created", { orderId: "o-1", lines: [1, 2], note: "ünïcode ✓" }, {
