@@ -538,8 +538,12 @@ const alwaysLeader: Leadership["Type"] = { isLeader: Effect.succeed(true) }
  * Uses `Leadership`, `DeadLetterSink` and `RelayObserver` when provided.
  */
 export const layer = (options: Options = {}): Layer.Layer<never, ConfigError, OutboxStore | Sender> =>
-  Layer.scopedDiscard(Effect.gen(function*() {
-    // Checked before forking, so a mode the store cannot run fails the layer's build.
-    yield* claimModeOf(resolve(options), yield* OutboxStore)
-    yield* Effect.forkScoped(Effect.orDie(run(options)))
-  }))
+  Layer.scopedDiscard(Effect.zipRight(check(options), Effect.forkScoped(Effect.orDie(run(options)))))
+
+/**
+ * Fails with a `ConfigError` if the relay cannot run as configured with the
+ * current store (a claim mode it lacks, a pool too small for the workers):
+ * check it before forking `run`, so the failure stops start-up instead of a fiber.
+ */
+export const check = (options: Options = {}): Effect.Effect<void, ConfigError, OutboxStore> =>
+  Effect.asVoid(Effect.flatMap(OutboxStore, (store) => claimModeOf(resolve(options), store)))

@@ -115,5 +115,8 @@ export const track = <A, E, R>(relay: Effect.Effect<A, E, R>): Effect.Effect<A, 
 /** `Relay.layer`, tracked: the drain loop runs in the layer's scope and reports to `RelayProgress`. */
 export const layerRelay = (
   options: Relay.Options = {}
-): Layer.Layer<never, never, OutboxStore.OutboxStore | Sender.Sender | RelayProgress> =>
-  Layer.scopedDiscard(Effect.forkScoped(track(Relay.run(options))))
+): Layer.Layer<never, Relay.ConfigError, OutboxStore.OutboxStore | Sender.Sender | RelayProgress> =>
+  Layer.scopedDiscard(
+    // Checked first, so a configuration the store cannot run stops start-up with its reason.
+    Effect.zipRight(Relay.check(options), Effect.forkScoped(track(Effect.orDie(Relay.run(options)))))
+  )

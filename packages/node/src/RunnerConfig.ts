@@ -149,6 +149,14 @@ export const settings = {
     expected: "block or skip",
     default: "block"
   }),
+  claimMode: setting({
+    env: "OUTBOX_CLAIM_MODE",
+    flag: "claim-mode",
+    description:
+      "How a batch is held while it is sent. lease: the claim writes a lease, completion writes again (for slow senders such as webhooks). transactional: an open transaction's row locks are the lease and one write settles each message (for fast senders such as brokers); each worker holds one of the 10 pooled database connections for the length of its send, so OUTBOX_CONCURRENCY is at most 9.",
+    expected: "lease or transactional",
+    default: "lease"
+  }),
   httpPort: setting({
     env: "OUTBOX_HTTP_PORT",
     flag: "http-port",
@@ -341,6 +349,7 @@ export interface RelaySettings {
   /** `true` for every topic, or the ordered topics' names; `false` for unordered delivery. */
   readonly ordered: boolean | ReadonlyArray<string>
   readonly deadLetteredKey: "block" | "skip"
+  readonly claimMode: "lease" | "transactional"
 }
 
 /** The relay's settings, validated. */
@@ -355,6 +364,8 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
   if (ordered === undefined) return yield* invalid("ordered", orderedText)
   const deadLetteredKey = yield* withDefault("deadLetteredKey")
   if (deadLetteredKey !== "block" && deadLetteredKey !== "skip") return yield* invalid("deadLetteredKey", deadLetteredKey)
+  const claimMode = yield* withDefault("claimMode")
+  if (claimMode !== "lease" && claimMode !== "transactional") return yield* invalid("claimMode", claimMode)
   return {
     batchSize: yield* integer("batchSize", 1, 10_000),
     concurrency: yield* integer("concurrency", 1, 64),
@@ -365,7 +376,8 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
     retryPolicy,
     leadership,
     ordered,
-    deadLetteredKey
+    deadLetteredKey,
+    claimMode
   }
 })
 

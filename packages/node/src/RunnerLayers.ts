@@ -140,7 +140,8 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   shutdownTimeout: relay.shutdownTimeout,
   retryPolicy: relay.retryPolicy,
   ordered: relay.ordered,
-  deadLetteredKey: relay.deadLetteredKey
+  deadLetteredKey: relay.deadLetteredKey,
+  claimMode: relay.claimMode
 })
 
 /** Everything `outbox run` runs: the relay (tracked for readiness) and the management server. */

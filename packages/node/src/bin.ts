@@ -37,6 +37,7 @@ const main = cli(process.argv).pipe(
   Effect.catchTags({
     InvalidSetting: (error) => exitWith(2, error.message),
     InvalidFilter: (error) => exitWith(2, error.message),
+    RelayConfigError: (error) => exitWith(2, error.message),
     StartupError: (error) => exitWith(1, error.message),
     OutboxStoreError: (error) => exitWith(1, error.message),
     DemoError: (error) => exitWith(1, error.message),

@@ -87,6 +87,11 @@ describe("outbox CLI", () => {
     expect(policy.output.trim().split("\n")).toEqual([
       `outbox: Invalid OUTBOX_DEAD_LETTERED_KEY (--dead-lettered-key): got "drop"; expected block or skip`
     ])
+    const mode = await runToEnd(["drain", "--once", "--claim-mode", "optimistic"], { OUTBOX_SENDER: "http://127.0.0.1:9/hook" })
+    expect(mode.code).toBe(2)
+    expect(mode.output.trim().split("\n")).toEqual([
+      `outbox: Invalid OUTBOX_CLAIM_MODE (--claim-mode): got "optimistic"; expected lease or transactional`
+    ])
     const missing = await runToEnd(["run"], {})
     expect(missing.code).toBe(2)
     expect(missing.output.trim()).toBe(
@@ -198,8 +203,15 @@ describe("outbox CLI", () => {
     expect(purge.output).toContain("Purged 1 dead letter.")
     expect(jsonLines((await runToEnd(["dead-letters", "parked", ...parkedDb])).output)).toEqual([])
     // The key moves on: its second message is claimed (and, with no receiver on port 9, retried later).
-    const resumed = await runToEnd(["drain", "--once", "--ordered", "true", ...sender, ...parkedDb])
+    // (In the transactional claim mode: the retry is written in the claim's transaction.)
+    const resumed = await runToEnd(["drain", "--once", "--ordered", "true", "--claim-mode", "transactional", ...sender, ...parkedDb])
     expect(jsonLines(resumed.output).at(-1)).toMatchObject({ claimed: 1, retried: 1 })
+    // A transactional relay needs a connection per worker: the runner's pool is too small for 12.
+    const tooMany = await runToEnd(["run", "--claim-mode", "transactional", "--concurrency", "12", "--http-port", "off", ...sender, ...parkedDb])
+    expect(tooMany.code).toBe(2)
+    expect(tooMany.output.trim().split("\n").at(-1)).toContain(
+      `outbox: Relay configuration: claimMode "transactional" holds one database connection per worker for the length of its send: concurrency 12 needs a pool of at least 13 connections`
+    )
     expect(jsonLines((await runToEnd(["stats", ...parkedDb])).output).at(-1)).toMatchObject({ dead: 0, parkedKeys: 0 })
   }, 60_000)
 })

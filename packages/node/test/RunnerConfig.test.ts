@@ -16,6 +16,8 @@ describe("RunnerConfig", () => {
       expect(relay.leadership).toBe("always")
       expect(relay.ordered).toBe(false)
       expect(relay.deadLetteredKey).toBe("block")
+      expect(relay.claimMode).toBe("lease")
+      expect((yield* RunnerConfig.relay.pipe(withFlags({ claimMode: "transactional" }))).claimMode).toBe("transactional")
       const database = yield* RunnerConfig.database.pipe(withFlags({}))
       expect(database).toMatchObject({ dataDir: ".outbox", schema: "public", tablePrefix: "outbox" })
       expect(Option.isNone(database.url)).toBe(true)

@@ -18,6 +18,7 @@ const relayFlags = settingFlags(
   "leadership",
   "ordered",
   "deadLetteredKey",
+  "claimMode",
   "httpPort",
   "adminToken",
   "stallThreshold"

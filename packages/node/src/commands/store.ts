@@ -48,7 +48,8 @@ const drainFlags = settingFlags(
   "sendTimeout",
   "retry",
   "ordered",
-  "deadLetteredKey"
+  "deadLetteredKey",
+  "claimMode"
 )
 
 /** `outbox drain [--once]`: deliver what is claimable now, then exit. */
