@@ -30,17 +30,23 @@ export const twoStepDrain = async (schema: string, batchSize: number, workers = 
   return timed(workers, drainWith)
 }
 
-/** At-most-once, one statement: DELETE … SKIP LOCKED RETURNING. A ceiling, for reference. msgs/s. */
-export const oneStatementDrain = async (schema: string, batchSize: number, workers = 1): Promise<number> =>
+/** The transactional floor's claim: the batch's row locks, in an open transaction, are its lease. */
+export const transactionalClaim = (schema: string) =>
+  `DELETE FROM ${schema}.outbox WHERE id IN (SELECT id FROM ${schema}.outbox WHERE sent_at IS NULL
+     AND available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+   RETURNING id, topic, key, payload, headers, attempts, created_at`
+
+/**
+ * At-least-once in one transaction: BEGIN; DELETE … SKIP LOCKED RETURNING;
+ * (a no-op send); COMMIT. What the relay's transactional mode does, by hand. msgs/s.
+ */
+export const transactionalDrain = async (schema: string, batchSize: number, workers = 1): Promise<number> =>
   timed(workers, async (connection) => {
     let drained = 0
     for (;;) {
-      const deleted = await connection.query(
-        `DELETE FROM ${schema}.outbox WHERE id IN (SELECT id FROM ${schema}.outbox WHERE sent_at IS NULL
-           AND available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, topic, key, payload, headers, attempts, created_at`,
-        [batchSize]
-      )
+      await connection.query("BEGIN")
+      const deleted = await connection.query(transactionalClaim(schema), [batchSize])
+      await connection.query("COMMIT")
       if (deleted.rows.length === 0) return drained
       drained += deleted.rows.length
     }

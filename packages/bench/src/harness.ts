@@ -9,6 +9,8 @@ export const databaseUrl = process.env.OUTBOX_BENCH_DATABASE_URL ?? "postgres://
 
 /** One row of the report. */
 export interface Figure {
+  /** A stable name to follow the figure from run to run (`throughput.lease.b100.r1`); `name` is for people. */
+  readonly id: string
   readonly group: string
   readonly name: string
   readonly value: number
@@ -65,8 +67,11 @@ export interface Keys {
   readonly prefix?: string | undefined
 }
 
-/** Inserts `count` ≈200-byte messages into `<schema>.outbox` in one statement, unkeyed unless `keyed` says how. */
-export const seed = async (schema: string, count: number, keyed?: Keys) => {
+/**
+ * Inserts `count` ≈200-byte messages into `<schema>.outbox` in one statement,
+ * unkeyed unless `keyed` says how; then `VACUUM ANALYZE` unless `analyze` is false.
+ */
+export const seed = async (schema: string, count: number, keyed?: Keys, analyze = true) => {
   const key = keyed === undefined
     ? "NULL"
     : `$2::text || (${keyed.spread === "round-robin" ? "g % $3" : "abs(hashint4extended(g, 42) % $3)"})`
@@ -76,8 +81,11 @@ export const seed = async (schema: string, count: number, keyed?: Keys) => {
      FROM generate_series(1, $1) g`,
     keyed === undefined ? [count] : [count, keyed.prefix ?? "k-", keyed.keys]
   )
-  await query(`VACUUM ANALYZE ${schema}.outbox`)
+  if (analyze) await query(`VACUUM ANALYZE ${schema}.outbox`)
 }
+
+/** The median of values (NaN when empty). */
+export const median = (values: ReadonlyArray<number>): number => percentile(values, 50)
 
 /** The p-th percentile (0..100) of values. */
 export const percentile = (values: ReadonlyArray<number>, p: number): number => {

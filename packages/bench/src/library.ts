@@ -38,6 +38,7 @@ export const relayDrain = (
     readonly total: number
     readonly ordered?: boolean | undefined
     readonly sender?: Sender.Sender["Type"] | undefined
+    readonly claimMode?: Relay.ClaimMode | undefined
   },
   database: Layer.Layer<SqlClient.SqlClient, unknown> = pgLayer(2)
 ) =>
@@ -55,7 +56,13 @@ export const relayDrain = (
     const started = now()
     for (const store of stores) {
       yield* Effect.forkScoped(
-        Relay.run({ batchSize: options.batchSize, pollInterval: "50 millis", ordered: options.ordered ?? false }).pipe(
+        Relay.run({
+          batchSize: options.batchSize,
+          pollInterval: "50 millis",
+          ordered: options.ordered ?? false,
+          claimMode: options.claimMode ?? "lease"
+        }).pipe(
+          Effect.orDie,
           Effect.provide(store),
           Effect.provideService(Sender.Sender, options.sender ?? noopSender),
           Effect.provideService(Relay.RelayObserver, observer)

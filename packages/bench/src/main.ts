@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite,ordered]`:
+ * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite,ordered,cliff]`:
  * prints a table of figures, each with the floor measured in the same run,
  * then any figure's detail (a query plan), and writes them to bench-results.json.
  */
 import { writeFileSync } from "node:fs"
 import os from "node:os"
+import * as Cliff from "./cliff.js"
 import { client, type Figure } from "./harness.js"
 import * as Latency from "./latency.js"
 import * as Memory from "./memory.js"
@@ -24,7 +25,8 @@ const scenarios: ReadonlyArray<readonly [string, (quick: boolean) => Promise<Arr
   ["latency", Latency.run],
   ["memory", Memory.run],
   ["pglite", Pglite.run],
-  ["ordered", Ordered.run]
+  ["ordered", Ordered.run],
+  ["cliff", Cliff.run]
 ]
 
 const format = (value: number) =>
@@ -41,6 +43,8 @@ const main = async () => {
     node: process.version,
     postgres: version ?? "unknown",
     date: new Date().toISOString(),
+    /** The 1/5/15-minute load average as each scenario started (a shared machine is noisy). */
+    load: [] as Array<string>,
     command: `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`
   }
   console.log(`effect-outbox benchmarks (${quick ? "quick" : "full"}): ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, Postgres ${machine.postgres}`)
@@ -48,17 +52,18 @@ const main = async () => {
   for (const [name, run] of scenarios) {
     if (only !== undefined && !only.includes(name)) continue
     const started = performance.now()
+    machine.load.push(`${name}: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
     process.stdout.write(`running ${name}… `)
     figures.push(...(await run(quick)))
     console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`)
   }
   console.log("")
-  console.log("| figure | value | vs floor | ratio | target | note |")
-  console.log("| --- | ---: | --- | ---: | --- | --- |")
+  console.log("| id | figure | value | vs floor | ratio | target | note |")
+  console.log("| --- | --- | ---: | --- | ---: | --- | --- |")
   for (const figure of figures) {
     const versus = figure.versus
     console.log(
-      `| ${figure.name} | ${format(figure.value)} ${figure.unit} | ${versus === undefined ? "" : `${versus.name}: ${format(versus.value)}`} | ${
+      `| ${figure.id} | ${figure.name} | ${format(figure.value)} ${figure.unit} | ${versus === undefined ? "" : `${versus.name}: ${format(versus.value)}`} | ${
         versus === undefined ? "" : `${format(versus.ratio)}×`
       } | ${figure.target ?? ""} | ${figure.note ?? ""} |`
     )

@@ -23,9 +23,10 @@ export const run = (quick: boolean): Promise<Array<Figure>> =>
     // Warm-up is the first half; flat means the second half's peak is within 20% of the first's.
     const growth = maxHeap(samples.slice(half)) / maxHeap(samples.slice(0, Math.max(1, half)))
     return [
-      { group: "memory", name: `peak RSS draining ${total} messages (${rate.toFixed(0)} msg/s)`, value: mb(Math.max(...samples.map((s) => s.rss))), unit: "MiB" },
-      { group: "memory", name: "peak heap used", value: mb(Math.max(...samples.map((s) => s.heap))), unit: "MiB" },
+      { id: "memory.rss.peak", group: "memory", name: `peak RSS draining ${total} messages (${rate.toFixed(0)} msg/s)`, value: mb(Math.max(...samples.map((s) => s.rss))), unit: "MiB" },
+      { id: "memory.heap.peak", group: "memory", name: "peak heap used", value: mb(Math.max(...samples.map((s) => s.heap))), unit: "MiB" },
       {
+        id: "memory.heap.growth",
         group: "memory",
         name: "heap peak, second half vs first half of the drain",
         value: growth,

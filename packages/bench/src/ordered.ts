@@ -84,6 +84,7 @@ const drainFigures = async (quick: boolean): Promise<Array<Figure>> => {
       return { unordered: fastest(runs.unordered), ordered: fastest(runs.ordered) }
     })
     figures.push({
+      id: `ordered.throughput.b100.r${relays}`,
       group: "ordered",
       name: `relay, ordered: true (batch 100, ${relays} relay${relays === 1 ? "" : "s"}, ${total} msgs over ${drainKeys} keys, seeded pseudo-random key per message; best of ${rounds})`,
       value: ordered.rate,
@@ -205,7 +206,8 @@ const claimFigures = async (quick: boolean): Promise<Array<Figure>> => {
   })
   const count = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`)
   const size = `${count(rows)} rows / ${count(keys)} keys, 10 per key round-robin${quick ? ", quick" : ""}`
-  const figure = (state: string, costs: Awaited<ReturnType<typeof claimCosts>>, detail?: string): Figure => ({
+  const figure = (id: string, state: string, costs: Awaited<ReturnType<typeof claimCosts>>, detail?: string): Figure => ({
+    id: `ordered.claim.${id}`,
     group: "ordered",
     name: `ordered claim of 100, EXPLAIN ANALYZE execution, ${state} (${size}; ratio: lower is better)`,
     value: costs.ordered.millis,
@@ -216,10 +218,10 @@ const claimFigures = async (quick: boolean): Promise<Array<Figure>> => {
   })
   const front = `${heldBack} msgs of one key in front, the next ${inFlight} heads in flight`
   return [
-    figure("clean", measured.clean, measured.clean.ordered.plan.join("\n")),
-    figure(`worst case: key parked by a dead letter, ${front}`, measured.parked),
-    figure(`worst case: key's head waiting for a retry, ${front}`, measured.retrying),
-    figure(`worst case: key's head in flight on its first attempt (a hot key), ${front}`, measured.inFlight)
+    figure("clean", "clean", measured.clean, measured.clean.ordered.plan.join("\n")),
+    figure("parked", `worst case: key parked by a dead letter, ${front}`, measured.parked),
+    figure("retrying", `worst case: key's head waiting for a retry, ${front}`, measured.retrying),
+    figure("in-flight", `worst case: key's head in flight on its first attempt (a hot key), ${front}`, measured.inFlight)
   ]
 }
 

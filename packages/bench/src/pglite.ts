@@ -41,8 +41,9 @@ export const run = (quick: boolean): Promise<Array<Figure>> =>
       yield* seedAll
       const relay = yield* relayDrain(schema, { batchSize, relays: 1, total }, database.pipe(Layer.succeedContext))
       figures.push(
-        { group: "pglite", name: `floor: two-step loop on PGlite (batch ${batchSize}, ${total} msgs)`, value: floor, unit: "msg/s" },
+        { id: `pglite.floor.b${batchSize}`, group: "pglite", name: `floor: two-step loop on PGlite (batch ${batchSize}, ${total} msgs)`, value: floor, unit: "msg/s" },
         {
+          id: `pglite.lease.b${batchSize}`,
           group: "pglite",
           name: `relay on PGlite (batch ${batchSize}, ${total} msgs)`,
           value: relay,
@@ -51,6 +52,6 @@ export const run = (quick: boolean): Promise<Array<Figure>> =>
         }
       )
     }
-    const publish = yield* measure(schema, quick ? 500 : 2_000, Layer.succeedContext(database))
-    return [...figures, ...publish.map((figure) => ({ ...figure, group: "pglite" }))]
+    const publish = yield* measure(schema, quick ? 500 : 1_000, Layer.succeedContext(database), 1)
+    return [...figures, ...publish.map((figure) => ({ ...figure, id: `pglite.${figure.id}`, group: "pglite" }))]
   }).pipe(Effect.scoped, Effect.runPromise)
