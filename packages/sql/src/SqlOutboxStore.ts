@@ -26,6 +26,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -44,6 +45,7 @@ import {
 } from "@effect-outbox/core/OutboxStore"
 import { claimStatement, type MessageRow, millis, sortClaimed, toMessage } from "./internal/claimSql.js"
 import { refail } from "./internal/errors.js"
+import * as Statistics from "./internal/statistics.js"
 import * as Transactional from "./internal/transactional.js"
 import * as Tables from "./internal/tables.js"
 import * as Migrations from "./Migrations.js"
@@ -130,6 +132,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
   const instance = (yield* Random.nextInt).toString(36).replace("-", "")
   let claims = 0
   const nextToken = () => `${instance}-${++claims}`
+  const refreshStatistics = Statistics.make(sql, tables, yield* Effect.scope)
 
   const deadFilter = (filter: DeadLetter.Filter) =>
     sql.and([
@@ -281,7 +284,9 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
     claim: (claimOptions) =>
       Effect.gen(function*() {
         const token = nextToken()
+        const started = yield* Clock.currentTimeMillis
         const rows = yield* claimStatement(sql, tables, token, claimOptions).withoutTransform
+        if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
         return { token, messages: sortClaimed(rows.map(toMessage), claimOptions.freshFirst) }
       }).pipe(refail("claim")),
 
@@ -381,7 +386,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       refail("stats")
     ),
 
-    transactional: Transactional.make({ sql, tables, retainSent, nextToken, complete, maxOpen })
+    transactional: Transactional.make({ sql, tables, retainSent, nextToken, complete, maxOpen, refreshStatistics })
   })
 
   if (retainSent !== undefined) {

@@ -13,6 +13,7 @@
  * price of a second write per message.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,6 +30,7 @@ import {
 import type { OutboxMessage } from "@effect-outbox/core/Message"
 import { claimStatement, headsOnly, type MessageRow, millis, sortClaimed, toMessage } from "./claimSql.js"
 import { refail } from "./errors.js"
+import { slowClaimMillis } from "./statistics.js"
 import type * as Tables from "./tables.js"
 
 /** What the transactional mode needs from the store it belongs to. */
@@ -43,6 +45,8 @@ export interface Deps {
     completions: ReadonlyArray<Completion>
   ) => Effect.Effect<unknown, OutboxStoreError>
   readonly maxOpen: number | undefined
+  /** Run after a slow claim (see `statistics.ts`). */
+  readonly refreshStatistics: Effect.Effect<void>
 }
 
 // The claim: the same choice of rows as the lease claim, deleted instead of leased.
@@ -157,9 +161,11 @@ export const make = (deps: Deps): TransactionalClaims => ({
     let claimed: ReadonlyArray<number> = []
     const token = deps.nextToken()
     const transaction = Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
       const rows = deps.retainSent === undefined
         ? yield* deleteStatement(deps, options).withoutTransform
         : yield* claimStatement(deps.sql, deps.tables, token, options).withoutTransform
+      if ((yield* Clock.currentTimeMillis) - started >= slowClaimMillis) yield* deps.refreshStatistics
       const messages = sortClaimed(rows.map(toMessage), options.freshFirst)
       const claim: Claim = { token, messages }
       if (messages.length === 0) return { claim, completions: [] }
