@@ -306,6 +306,7 @@ const message = (id: string): Message.OutboxMessage => ({
   payload: { id },
   headers: {},
   attempts: 1,
+  lostClaims: 0,
   createdAt: new Date(0),
   availableAt: new Date(0)
 })

@@ -50,6 +50,7 @@ const message = (overrides: Partial<OutboxMessage> = {}): OutboxMessage => ({
   payload: { orderId: 7, total: 19.5 },
   headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
   attempts: 1,
+  lostClaims: 0,
   createdAt: new Date("2026-03-01T11:59:00Z"),
   availableAt: new Date("2026-03-01T11:59:00Z"),
   ...overrides
