@@ -39,8 +39,9 @@ const Count = Schema.Number.pipe(
   Schema.filter((n) => (Number.isSafeInteger(n) && n >= 0) || "expected a whole number of at least 0")
 )
 
-const ValidDate = Schema.DateFromSelf.pipe(
-  Schema.filter((date) => !Number.isNaN(date.getTime()) || "expected a valid date")
+const ValidDate = Schema.declare(
+  (value: unknown): value is Date => value instanceof Date && !Number.isNaN(value.getTime()),
+  { identifier: "ValidDate", message: (issue) => `expected a valid date, not ${String(issue.actual)}` }
 )
 
 /** A stored row as the Postgres store reads it (snake_case columns; `id` as the driver returns a bigint). */
