@@ -4,7 +4,7 @@
  */
 import { HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { Outbox, type Relay, type Sender } from "@effect-outbox/core"
+import { Outbox, type Relay } from "@effect-outbox/core"
 import { Migrations, SqlOutboxStore } from "@effect-outbox/sql"
 import * as RelayProgress from "@effect-outbox/node/RelayProgress"
 import * as WebhookSender from "@effect-outbox/node/WebhookSender"
@@ -111,9 +111,9 @@ export const startReceiver = (status: (request: Received) => number = () => 204)
  * A tracked relay (as `outbox run` runs it) over the schema, with its store,
  * `Outbox` and `RelayProgress` provided to the caller, running until the scope closes.
  */
-export const relayOn = (
+export const relayOn = <S, E>(
   schema: string,
-  sender: Layer.Layer<Sender.Sender, unknown>,
+  sender: Layer.Layer<S, E>,
   options: Relay.Options = {}
 ) =>
   RelayProgress.layerRelay({ pollInterval: "50 millis", batchSize: 10, ...options }).pipe(
