@@ -36,6 +36,7 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
+import * as MessageRow from "@effect-outbox/core/MessageRow"
 import {
   type CompleteReport,
   type Ordering,
@@ -43,7 +44,7 @@ import {
   type OutboxStoreError,
   type Stats
 } from "@effect-outbox/core/OutboxStore"
-import { claimStatement, type MessageRow, millis, sortClaimed, toMessage } from "./internal/claimSql.js"
+import { claimStatement, decodeClaimed, millis } from "./internal/claimSql.js"
 import { refail } from "./internal/errors.js"
 import * as Statistics from "./internal/statistics.js"
 import * as Transactional from "./internal/transactional.js"
@@ -64,20 +65,44 @@ export interface Options extends Migrations.Options {
   readonly purgeInterval?: Duration.DurationInput | undefined
 }
 
-interface DeadRow extends MessageRow {
+interface DeadRow {
+  readonly id: string | number
+  readonly topic: string
+  readonly key: string | null
+  readonly payload: unknown
+  readonly headers: unknown
+  readonly attempts: number
+  readonly lost_claims: number
+  readonly created_at: unknown
+  readonly available_at: unknown
   readonly reason: DeadLetter.Reason
   readonly last_error: string
   readonly dead_at: Date
   readonly parks_key: boolean
 }
 
+// The driver gives a Date, or a number for `infinity`: kept as (maybe invalid) dates.
+const asDate = (value: unknown): Date =>
+  value instanceof Date ? value : new Date(typeof value === "number" || typeof value === "string" ? value : Number.NaN)
+
+// Dead letters are listed as stored: a `Malformed` letter's fields may not hold what their types say.
 const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
-  ...toMessage(row),
+  id: String(row.id),
+  topic: row.topic,
+  key: row.key,
+  payload: row.payload,
+  headers: (row.headers ?? {}) as DeadLetter.DeadLetter["headers"], // as stored; see the comment above
+  attempts: row.attempts,
+  lostClaims: row.lost_claims,
+  createdAt: asDate(row.created_at),
+  availableAt: asDate(row.available_at),
   reason: row.reason,
   lastError: row.last_error,
   deadAt: row.dead_at,
   parksKey: row.parks_key
 })
+
+const maxCount = MessageRow.maxCount
 
 class Explained extends Data.TaggedError("Explained")<{ readonly plan: ReadonlyArray<{ "QUERY PLAN": string }> }> {}
 
@@ -188,24 +213,26 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         retried AS (
           UPDATE ${outbox} o
           SET available_at = now() + i.delay_ms * interval '1 millisecond', last_error = i.error,
-              locked_by = NULL, locked_until = NULL
+              attempts = LEAST(o.attempts, ${maxCount - 1}) + 1, locked_by = NULL, locked_until = NULL
           FROM input i WHERE i.kind = 'Retry' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
         ),
         released AS (
           UPDATE ${outbox} o
-          SET available_at = now(), attempts = greatest(o.attempts - 1, 0), locked_by = NULL, locked_until = NULL,
+          SET available_at = now(), locked_by = NULL, locked_until = NULL,
               held_key = NULL
           FROM input i WHERE i.kind = 'Release' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
         ),
         died AS (
           DELETE FROM ${outbox} o USING input i
           WHERE i.kind = 'DeadLetter' AND o.id = i.id AND o.locked_by = ${token}
-          RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, o.available_at, i.reason, i.error,
-            i.parks_key AND o.key IS NOT NULL AS parks_key
+          RETURNING o.id, o.topic, o.key, o.payload, o.headers, LEAST(o.attempts, ${maxCount - 1}) + 1 AS attempts,
+            o.lost_claims, o.created_at, o.available_at, i.reason, i.error, i.parks_key AND o.key IS NOT NULL AS parks_key
         ),
         buried AS (
-          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, created_at, available_at, reason, last_error, parks_key)
-          SELECT id, topic, key, payload, headers, attempts, created_at, available_at, reason, error, parks_key FROM died
+          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason,
+                               last_error, parks_key)
+          SELECT id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason, error, parks_key
+          FROM died
           RETURNING id
         )
         SELECT id FROM acked UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM released
@@ -287,7 +314,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         const started = yield* Clock.currentTimeMillis
         const rows = yield* claimStatement(sql, tables, token, claimOptions).withoutTransform
         if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
-        return { token, messages: sortClaimed(rows.map(toMessage), claimOptions.freshFirst) }
+        return decodeClaimed(token, rows, claimOptions.freshFirst)
       }).pipe(refail("claim")),
 
     complete,

@@ -47,12 +47,12 @@ describe("Transactional claim mode on Postgres", () => {
       const ids = new Set(attempts.map((a) => a.message.id))
       expect(ids.size).toBe(250)
       // The first batch went out twice (at least once), and its second delivery
-      // carries the attempt the rolled-back one spent.
+      // carries the rolled-back claim, counted as lost (not as a failed send).
       const firstBatch = attempts.slice(0, 100)
       const again = attempts.slice(100).filter((a) => firstBatch.some((f) => f.message.id === a.message.id))
       expect(again.length).toBe(100)
-      expect(new Set(firstBatch.map((a) => a.message.attempts))).toEqual(new Set([1]))
-      expect(new Set(again.map((a) => a.message.attempts))).toEqual(new Set([2]))
+      expect(new Set(firstBatch.map((a) => [a.message.attempts, a.message.lostClaims].join()))).toEqual(new Set(["1,0"]))
+      expect(new Set(again.map((a) => [a.message.attempts, a.message.lostClaims].join()))).toEqual(new Set(["1,1"]))
       const left = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
         sql<{ n: string }>`SELECT count(*) AS n FROM ${sql(`${schema}.outbox`)}`)
       expect(Number(left[0]?.n)).toBe(0)
@@ -134,12 +134,12 @@ describe("Transactional claim mode on Postgres", () => {
         yield* Deferred.await(entered)
         yield* Fiber.interrupt(relay)
         const rows = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql<{ attempts: number }>`SELECT attempts FROM ${sql(`${schema}.outbox`)}`)
+          sql<{ lost_claims: number }>`SELECT lost_claims FROM ${sql(`${schema}.outbox`)}`)
         if (sendTakes === "300 millis") {
           expect(rows).toEqual([])
         } else {
-          // Rolled back, with the attempt counted; and not leased: a claim gets it at once.
-          expect(rows.map((r) => r.attempts)).toEqual([1, 1, 1, 1, 1])
+          // Rolled back, with the lost claim counted; and not leased: a claim gets it at once.
+          expect(rows.map((r) => r.lost_claims)).toEqual([1, 1, 1, 1, 1])
           const claim = yield* Effect.flatMap(OutboxStore.OutboxStore, (s) =>
             s.claim({ batchSize: 10, leaseFor: Duration.seconds(30) })).pipe(Effect.provide(storeIn(schema)))
           expect(claim.messages.length).toBe(5)

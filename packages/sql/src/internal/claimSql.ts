@@ -6,30 +6,18 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
-import type { ClaimOptions, Ordering } from "@effect-outbox/core/OutboxStore"
+import * as MessageRow from "@effect-outbox/core/MessageRow"
+import type { Claim, ClaimOptions, Ordering } from "@effect-outbox/core/OutboxStore"
+import * as Either from "effect/Either"
 import type * as Tables from "./tables.js"
 
-export interface MessageRow {
+/** A row as the driver returns it: nothing is trusted until `MessageRow.decode` says so. */
+export interface RawRow {
   readonly id: string | number
-  readonly topic: string
-  readonly key: string | null
-  readonly payload: unknown
-  readonly headers: Record<string, string> | null
-  readonly attempts: number
-  readonly created_at: Date
-  readonly available_at: Date
+  readonly [column: string]: unknown
 }
 
-export const toMessage = (row: MessageRow): OutboxMessage => ({
-  id: String(row.id),
-  topic: row.topic,
-  key: row.key,
-  payload: row.payload,
-  headers: row.headers ?? {},
-  attempts: row.attempts,
-  createdAt: row.created_at,
-  availableAt: row.available_at
-})
+export const maxCount = MessageRow.maxCount
 
 export const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
 
@@ -70,7 +58,7 @@ export const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, order
 export const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: string, options: ClaimOptions) => {
   const outbox = sql(tables.outbox)
   const lease = millis(options.leaseFor)
-  return sql<MessageRow>`
+  return sql<RawRow>`
     WITH picked AS (
       SELECT id, available_at FROM ${outbox} o
       WHERE sent_at IS NULL AND available_at <= now() AND ${headsOnly(sql, tables, options.ordered)}
@@ -79,7 +67,9 @@ export const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, 
       FOR UPDATE SKIP LOCKED
     )
     UPDATE ${outbox} o
-    SET attempts = o.attempts + 1, locked_by = ${token},
+    SET locked_by = ${token},
+        -- Still locked: its last lease expired unsettled (a crash), a lost claim, not a failed send.
+        lost_claims = CASE WHEN o.locked_by IS NULL THEN o.lost_claims ELSE LEAST(o.lost_claims, ${maxCount - 1}) + 1 END,
         locked_until = now() + ${lease} * interval '1 millisecond',
         available_at = now() + ${lease} * interval '1 millisecond'${
     options.ordered === undefined
@@ -88,13 +78,27 @@ export const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, 
         held_key = CASE WHEN ${orderedRow(sql, "o", options.ordered)} THEN o.key END`
   }
     FROM picked WHERE o.id = picked.id
-    RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
+    RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.lost_claims, o.created_at, picked.available_at`
 }
 
-/** RETURNING has no order: FIFO by id, and with `freshFirst` first attempts first, as claimed. */
-export const sortClaimed = (messages: Array<OutboxMessage>, freshFirst: boolean | undefined) =>
+/**
+ * Decodes claimed rows: the ones that decode are the claim's messages, FIFO by
+ * id (RETURNING has no order; with `freshFirst` first attempts first, as
+ * claimed); the rest come back as `malformed`, for the relay to dead-letter alone.
+ */
+export const decodeClaimed = (token: string, rows: ReadonlyArray<RawRow>, freshFirst: boolean | undefined): Claim => {
+  const messages: Array<OutboxMessage> = []
+  const malformed: Array<MessageRow.Malformed> = []
+  for (const row of rows) {
+    Either.match(MessageRow.decode(String(row.id), row), {
+      onLeft: (bad) => malformed.push(bad),
+      onRight: (message) => messages.push(message)
+    })
+  }
   messages.sort((a, b) =>
     freshFirst === true && (a.attempts === 1) !== (b.attempts === 1)
       ? (a.attempts === 1 ? -1 : 1)
       : byId(a, b)
   )
+  return malformed.length === 0 ? { token, messages } : { token, messages, malformed }
+}

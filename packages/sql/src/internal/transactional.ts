@@ -28,7 +28,7 @@ import {
   type TransactionalClaims
 } from "@effect-outbox/core/OutboxStore"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
-import { claimStatement, headsOnly, type MessageRow, millis, sortClaimed, toMessage } from "./claimSql.js"
+import { claimStatement, decodeClaimed, headsOnly, maxCount, millis, type RawRow } from "./claimSql.js"
 import { refail } from "./errors.js"
 import { slowClaimMillis } from "./statistics.js"
 import type * as Tables from "./tables.js"
@@ -53,7 +53,7 @@ export interface Deps {
 const deleteStatement = (deps: Deps, options: ClaimOptions) => {
   const { sql, tables } = deps
   const outbox = sql(tables.outbox)
-  return sql<MessageRow>`
+  return sql<RawRow>`
     DELETE FROM ${outbox} x USING (
       SELECT id FROM ${outbox} o
       WHERE sent_at IS NULL AND available_at <= now() AND ${headsOnly(sql, tables, options.ordered)}
@@ -62,8 +62,30 @@ const deleteStatement = (deps: Deps, options: ClaimOptions) => {
       FOR UPDATE SKIP LOCKED
     ) picked
     WHERE x.id = picked.id
-    RETURNING x.id, x.topic, x.key, x.payload, x.headers, x.attempts + 1 AS attempts, x.created_at, x.available_at`
+    RETURNING x.id, x.topic, x.key, x.payload, x.headers, x.attempts, x.lost_claims, x.created_at, x.available_at`
 }
+
+// The stored values of a row that did not decode, as well as they can be carried
+// into its dead letter: its fields may not hold what their types say.
+const text = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value) ?? "")
+const count = (value: unknown): number =>
+  typeof value === "number" && Number.isFinite(value) ? Math.max(0, Math.min(Math.trunc(value), maxCount - 1)) : 0
+const date = (value: unknown): Date => {
+  const parsed = value instanceof Date ? value : new Date(typeof value === "number" || typeof value === "string" ? value : 0)
+  return Number.isNaN(parsed.getTime()) ? new Date(0) : parsed
+}
+const fromRaw = (row: RawRow): OutboxMessage => ({
+  id: String(row.id),
+  topic: text(row.topic),
+  key: row.key === null || row.key === undefined ? null : text(row.key),
+  payload: row.payload ?? null,
+  // Carried as stored (the dead letter keeps what the row held).
+  headers: (typeof row.headers === "object" && row.headers !== null ? row.headers : {}) as OutboxMessage["headers"],
+  attempts: count(row.attempts) + 1,
+  lostClaims: count(row.lost_claims),
+  createdAt: date(row.created_at),
+  availableAt: date(row.available_at)
+})
 
 /**
  * Puts back what was not delivered, in the claim's transaction: retries and
@@ -74,17 +96,24 @@ const writeBack = (
   deps: Deps,
   options: ClaimOptions,
   messages: ReadonlyArray<OutboxMessage>,
+  raw: ReadonlyMap<string, RawRow>,
   completions: ReadonlyArray<Completion>
 ) => {
   const { sql, tables } = deps
   const byId = new Map(messages.map((message) => [message.id, message]))
+  // A row that did not decode has no message: it is dead-lettered from its stored values.
+  const asMessage = (id: string): OutboxMessage | undefined => {
+    const row = raw.get(id)
+    return byId.get(id) ?? (row === undefined ? undefined : fromRaw(row))
+  }
   const back = { ids: [] as Array<number>, topics: [] as Array<string>, keys: [] as Array<string | null>,
     payloads: [] as Array<string>, headers: [] as Array<string>, attempts: [] as Array<number>,
     created: [] as Array<Date>, available: [] as Array<Date>, delays: [] as Array<number>,
     errors: [] as Array<string | null>, held: [] as Array<string | null>, kinds: [] as Array<string>,
+    lost: [] as Array<number>,
     reasons: [] as Array<string | null>, parks: [] as Array<boolean> }
   for (const completion of completions) {
-    const message = byId.get(completion.id)
+    const message = asMessage(completion.id)
     if (message === undefined || completion._tag === "Ack") continue
     back.ids.push(Number(message.id))
     back.topics.push(message.topic)
@@ -93,6 +122,7 @@ const writeBack = (
     back.headers.push(JSON.stringify(message.headers))
     // The claim counted this delivery; a release hands it back uncounted.
     back.attempts.push(completion._tag === "Release" ? Math.max(0, message.attempts - 1) : message.attempts)
+    back.lost.push(message.lostClaims)
     back.created.push(message.createdAt)
     back.available.push(message.availableAt)
     back.delays.push(completion._tag === "Retry" ? millis(completion.delay) : 0)
@@ -109,20 +139,21 @@ const writeBack = (
       SELECT * FROM unnest(${back.ids}::bigint[], ${back.topics}::text[], ${back.keys}::text[], ${back.payloads}::text[],
         ${back.headers}::text[], ${back.attempts}::int[], ${back.created}::timestamptz[], ${back.available}::timestamptz[],
         ${back.delays}::float8[], ${back.errors}::text[], ${back.held}::text[], ${back.kinds}::text[],
-        ${back.reasons}::text[], ${back.parks}::boolean[])
+        ${back.reasons}::text[], ${back.parks}::boolean[], ${back.lost}::int[])
         AS t(id, topic, key, payload, headers, attempts, created_at, available_at, delay_ms, error, held_key, kind,
-             reason, parks_key)
+             reason, parks_key, lost_claims)
     ),
     returned AS (
       INSERT INTO ${sql(tables.outbox)}
-        (id, topic, key, payload, headers, attempts, created_at, available_at, last_error, held_key)
-      SELECT id, topic, key, payload::jsonb, headers::jsonb, attempts, created_at,
+        (id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, last_error, held_key)
+      SELECT id, topic, key, payload::jsonb, headers::jsonb, attempts, lost_claims, created_at,
              now() + delay_ms * interval '1 millisecond', error, held_key
       FROM input WHERE kind <> 'DeadLetter'
     )
     INSERT INTO ${sql(tables.deadLetters)}
-      (id, topic, key, payload, headers, attempts, created_at, available_at, reason, last_error, parks_key)
-    SELECT id, topic, key, payload::jsonb, headers::jsonb, attempts, created_at, available_at, reason, error, parks_key
+      (id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason, last_error, parks_key)
+    SELECT id, topic, key, payload::jsonb, coalesce(headers::jsonb, '{}'::jsonb), attempts, lost_claims, created_at,
+           available_at, reason, error, parks_key
     FROM input WHERE kind = 'DeadLetter'`.withoutTransform
 }
 
@@ -136,19 +167,20 @@ const outsideTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Eff
   )
 
 /**
- * A claim that did not commit still counts its attempt, in a statement of its
- * own, so a batch that keeps failing this way still reaches its dead letter.
- * Best effort and bounded: a dead server cannot take it (the attempt is then not counted).
+ * A claim that did not commit is a lost claim (as a lease that expired unsettled
+ * is in lease mode), counted in a statement of its own so a batch that keeps
+ * being rolled back still reaches `maxLostClaims` and its dead letter. Best
+ * effort and bounded: a dead server cannot take it (the claim is then not counted).
  */
-const countLostAttempt = (deps: Deps, ids: ReadonlyArray<number>) =>
-  deps.sql`UPDATE ${deps.sql(deps.tables.outbox)} SET attempts = attempts + 1
+const countLostClaim = (deps: Deps, ids: ReadonlyArray<number>) =>
+  deps.sql`UPDATE ${deps.sql(deps.tables.outbox)} SET lost_claims = LEAST(lost_claims, ${maxCount - 1}) + 1
     WHERE id = ANY(${ids}::bigint[]) AND sent_at IS NULL`.withoutTransform.pipe(
     // The pool may hand out the dead connection once more before it notices.
     Effect.retry({ times: 2 }),
     Effect.timeout("5 seconds"),
     Effect.tapErrorCause((cause) =>
-      Effect.logWarning("Could not count the attempt of a batch whose transaction rolled back", cause)),
-    Effect.ignore // losing the count only delays the dead letter by one attempt
+      Effect.logWarning("Could not count the lost claim of a batch whose transaction rolled back", cause)),
+    Effect.ignore // losing the count only delays maxLostClaims by one
   )
 
 /** The transactional claims of a SQL store. */
@@ -166,12 +198,13 @@ export const make = (deps: Deps): TransactionalClaims => ({
         ? yield* deleteStatement(deps, options).withoutTransform
         : yield* claimStatement(deps.sql, deps.tables, token, options).withoutTransform
       if ((yield* Clock.currentTimeMillis) - started >= slowClaimMillis) yield* deps.refreshStatistics
-      const messages = sortClaimed(rows.map(toMessage), options.freshFirst)
-      const claim: Claim = { token, messages }
-      if (messages.length === 0) return { claim, completions: [] }
-      claimed = messages.map((message) => Number(message.id))
+      const claim = decodeClaimed(token, rows, options.freshFirst)
+      if (rows.length === 0) return { claim, completions: [] }
+      claimed = rows.map((row) => Number(row.id))
       const completions = yield* outsideTransaction(settle(claim))
-      if (deps.retainSent === undefined) yield* writeBack(deps, options, messages, completions)
+      if (deps.retainSent === undefined) {
+        yield* writeBack(deps, options, claim.messages, new Map(rows.map((row) => [String(row.id), row])), completions)
+      }
       else yield* deps.complete(token, completions)
       return { claim, completions }
     })
@@ -186,7 +219,7 @@ export const make = (deps: Deps): TransactionalClaims => ({
           })
         )
       ),
-      Effect.onExit((exit) => Exit.isSuccess(exit) || claimed.length === 0 ? Effect.void : countLostAttempt(deps, claimed)),
+      Effect.onExit((exit) => Exit.isSuccess(exit) || claimed.length === 0 ? Effect.void : countLostClaim(deps, claimed)),
       refail("transactional claim")
     )
   }
