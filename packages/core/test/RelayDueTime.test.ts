@@ -5,7 +5,7 @@ import { Duration, Effect, Layer, Option, Ref, TestClock } from "effect"
 import { attemptTimes, OrderCreated, testEnv } from "./fixtures.js"
 
 // A minute's poll: anything attempted sooner was woken by its due time, not the poll.
-const slowPoll = { pollInterval: "1 minute", retryPolicy: RetryPolicy.fixed({ delay: "1 second", maxAttempts: 5 }) }
+const slowPoll: Relay.Options = { pollInterval: "1 minute", retryPolicy: RetryPolicy.fixed({ delay: "1 second", maxAttempts: 5 }) }
 
 const settle = (ids: ReadonlyArray<string>) => Drain.untilSettled(ids, { clock: "test", step: "250 millis", timeout: "5 seconds" })
 
