@@ -499,8 +499,19 @@ export const run = (
     yield* Effect.annotateLogs(Effect.logInfo("Relay started"), {
       batchSize: resolved.config.batchSize,
       concurrency: resolved.config.concurrency,
-      ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(",")
+      ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(","),
+      // A missing wake-up source is visible here instead of silently slow.
+      wakeups: `${store.wakeupsFrom ?? "none"}; due times; polling every ${Duration.format(resolved.pollInterval)}`,
+      // Only these topics' payloads are decoded before sending (an undecodable one is dead-lettered).
+      checkedTopics: resolved.topics.size === 0 ? "none" : [...resolved.topics.keys()].join(",")
     })
+    if (store.wakeupsFrom === undefined) {
+      yield* Effect.logWarning(
+        `The outbox store has no wake-ups (for Postgres, provide Notifications.layerPg): new messages wait up to pollInterval (${
+          Duration.format(resolved.pollInterval)
+        })`
+      )
+    }
     return yield* Effect.forEach(
       Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership)),
       (work) => work,
