@@ -1,8 +1,12 @@
 /**
  * The relay drains the outbox: claim a batch → send it → settle it in one
  * store write, again and again. A full batch is followed at once by the next;
- * after a short one the relay waits for a store wake-up or `pollInterval`,
- * whichever comes first.
+ * after a short one the relay asks the store when the next message comes due
+ * (a retry or a delayed message, whichever relay or process wrote it) and
+ * waits for that, a store wake-up or `pollInterval`, whichever comes first. So
+ * a due message is attempted when it is due; `pollInterval` is only the
+ * fallback for wake-ups that were lost (a dropped LISTEN connection, no
+ * `Notifications` layer), not a floor on retry latency.
  *
  * Shutdown (closing the relay's scope) stops claiming; a batch in flight
  * finishes its send and its completion, bounded by `shutdownTimeout`. What is
@@ -35,6 +39,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
+import * as DueTime from "./internal/dueTime.js"
 import { recordOutcome } from "./internal/outcome.js"
 import { completionFor, resultsByMessage } from "./internal/settle.js"
 import * as WakeSignal from "./internal/wakeSignal.js"
@@ -61,7 +66,11 @@ export interface Config {
   readonly batchSize: number
   /** Batches in flight at once (each in its own worker). */
   readonly concurrency: number
-  /** The longest wait between claims when idle; store wake-ups usually come sooner. */
+  /**
+   * The fallback: the longest an idle relay waits between claims. Store
+   * wake-ups (a commit) and due times (a retry or delayed message coming due)
+   * wake it sooner, so this bounds only how late a lost wake-up is noticed.
+   */
   readonly pollInterval: Duration.DurationInput
   /** How long a claimed batch is leased; renewed while a send runs long. */
   readonly leaseFor: Duration.DurationInput
@@ -569,18 +578,23 @@ const worker = (
   transactional: TransactionalClaims | undefined,
   onStep: (failure: string | undefined) => Effect.Effect<void>
 ) => {
-  const waitForWork = (round: Deferred.Deferred<void>) =>
-    Effect.raceFirst(Deferred.await(round), Effect.sleep(resolved.pollInterval))
+  const waitForWork = (round: Deferred.Deferred<void>, wait: Duration.Duration) =>
+    Effect.raceFirst(Deferred.await(round), Effect.sleep(wait))
   const iteration = Effect.gen(function*() {
     // Taken before claiming: a wake-up during the batch completes this round, so it is not missed.
     const round = yield* signal.round
-    if (!(yield* leadership.isLeader)) return yield* waitForWork(round)
+    if (!(yield* leadership.isLeader)) return yield* waitForWork(round, resolved.pollInterval)
     const summary = yield* stepFor(resolved, transactional)
     yield* onStep(undefined)
     // Settling a key's head makes its next message claimable, with no wake-up
     // from the store: in ordered delivery that is a reason to claim again at once.
     const freedKeys = resolved.ordering !== undefined && summary.sent + summary.deadLettered > 0
-    if (summary.claimed < resolved.config.batchSize && !freedKeys) yield* waitForWork(round)
+    if (summary.claimed < resolved.config.batchSize && !freedKeys) {
+      // Idle until a wake-up, the next message's due time (a retry or a delayed
+      // message, whoever wrote it), or the poll: the poll is only the fallback.
+      const store = yield* OutboxStore
+      yield* waitForWork(round, DueTime.untilNext(resolved.pollInterval, yield* store.nextDue))
+    }
   })
   return iteration.pipe(
     // Whatever a message holds, the loop does not die of it.
@@ -616,8 +630,19 @@ export const run = (
       batchSize: resolved.config.batchSize,
       concurrency: resolved.config.concurrency,
       claimMode: resolved.config.claimMode,
-      ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(",")
+      ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(","),
+      // A missing wake-up source is visible here instead of silently slow.
+      wakeups: `${store.wakeupsFrom ?? "none"}; due times; polling every ${Duration.format(resolved.pollInterval)}`,
+      // Only these topics' payloads are decoded before sending (an undecodable one is dead-lettered).
+      checkedTopics: resolved.topics.size === 0 ? "none" : [...resolved.topics.keys()].join(",")
     })
+    if (store.wakeupsFrom === undefined) {
+      yield* Effect.logWarning(
+        `The outbox store has no wake-ups (for Postgres, provide Notifications.layerPg): new messages wait up to pollInterval (${
+          Duration.format(resolved.pollInterval)
+        })`
+      )
+    }
     return yield* Effect.forEach(
       Array.from(
         { length: Math.max(1, resolved.config.concurrency) },

@@ -134,7 +134,11 @@ const writeBack = (
     back.parks.push(completion._tag === "DeadLetter" && completion.parkKey === true && message.key !== null)
   }
   if (back.ids.length === 0) return Effect.void
-  return sql`
+  // A retry comes due later: tell the other relays on commit (as the lease completion does).
+  const wake = back.kinds.includes("Retry")
+    ? sql`SELECT pg_notify(${tables.channel}, 'retry')`.withoutTransform
+    : Effect.succeed([])
+  return Effect.zipRight(sql`
     WITH input AS (
       SELECT * FROM unnest(${back.ids}::bigint[], ${back.topics}::text[], ${back.keys}::text[], ${back.payloads}::text[],
         ${back.headers}::text[], ${back.attempts}::int[], ${back.created}::timestamptz[], ${back.available}::timestamptz[],
@@ -154,7 +158,7 @@ const writeBack = (
       (id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason, last_error, parks_key)
     SELECT id, topic, key, payload::jsonb, coalesce(headers::jsonb, '{}'::jsonb), attempts, lost_claims, created_at,
            available_at, reason, error, parks_key
-    FROM input WHERE kind = 'DeadLetter'`.withoutTransform
+    FROM input WHERE kind = 'DeadLetter'`.withoutTransform, wake)
 }
 
 // `settle` runs outside the transaction's connection: a sender's own queries
