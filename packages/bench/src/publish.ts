@@ -44,13 +44,15 @@ export const measure = (
       // Warm up each path once, then rounds of a, b, c, d (reversed every other
       // round, so drift in the machine's load hits every path alike); medians.
       for (const write of [alone, byHand, withLibrary, keyed]) yield* publishRate(Math.min(100, count), fibers, write)
+      // Each run lasts about a second and a half at (b)'s rate, within `count`.
+      const perRun = Math.max(100, Math.min(count, Math.round((yield* publishRate(100, fibers, byHand)) * 1.5)))
       const rates: Array<Array<number>> = [[], [], [], []]
       const paths = [alone, byHand, withLibrary, keyed]
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? [0, 1, 2, 3] : [3, 2, 1, 0]
         for (const index of order) {
           const path = paths[index]
-          if (path !== undefined) rates[index]?.push(yield* publishRate(count, fibers, path))
+          if (path !== undefined) rates[index]?.push(yield* publishRate(perRun, fibers, path))
         }
       }
       const [a, b, c, d] = rates.map(median) as [number, number, number, number]

@@ -2,7 +2,7 @@
  * Relay throughput in both claim modes against two hand-written floors on the
  * same table: the two-step loop (lease, then delete) and the transactional loop
  * (BEGIN; DELETE … RETURNING; COMMIT). Each cell drains enough messages to last
- * seconds; the four contenders run in alternating rounds and each reports its
+ * seconds (sized on a calibration drain); the four contenders run in alternating rounds and each reports its
  * median, so a change in the machine's load hits them alike.
  */
 import { Effect } from "effect"
@@ -10,12 +10,24 @@ import { transactionalDrain, twoStepDrain } from "./floors.js"
 import { type Figure, median, ratio, seed, withSchema } from "./harness.js"
 import { migrate, relayDrain } from "./library.js"
 
-const cases = (quick: boolean) => [
-  { batchSize: 1, relays: 1, total: quick ? 1_000 : 3_000 },
-  { batchSize: 10, relays: 1, total: quick ? 3_000 : 12_000 },
-  { batchSize: 100, relays: 1, total: quick ? 10_000 : 50_000 },
-  { batchSize: 100, relays: 2, total: quick ? 10_000 : 50_000 }
+const cases = [
+  { batchSize: 1, relays: 1 },
+  { batchSize: 10, relays: 1 },
+  { batchSize: 100, relays: 1 },
+  { batchSize: 100, relays: 2 }
 ]
+
+/**
+ * How many messages a cell drains: what the two-step floor drains in `seconds`
+ * (measured on a short calibration drain), so a cell lasts seconds whatever the
+ * machine's load, within bounds.
+ */
+const calibrate = async (schema: string, batchSize: number, relays: number, seconds: number) => {
+  const sample = Math.max(200, batchSize * 30)
+  await seed(schema, sample)
+  const rate = await twoStepDrain(schema, batchSize, relays)
+  return Math.round(Math.min(100_000, Math.max(batchSize * 20, rate * seconds)) / batchSize) * batchSize
+}
 
 type Contender = "floor" | "floor-transactional" | "lease" | "transactional"
 const contenders: ReadonlyArray<Contender> = ["floor", "floor-transactional", "lease", "transactional"]
@@ -38,10 +50,12 @@ export const run = async (quick: boolean): Promise<Array<Figure>> => {
   const rounds = quick ? 1 : 3
   const figures: Array<Figure> = []
   const medians = new Map<string, Record<Contender, number>>()
-  for (const { batchSize, relays, total } of cases(quick)) {
+  for (const { batchSize, relays } of cases) {
     const cell = `b${batchSize}.r${relays}`
+    let total = 0
     const rates = await withSchema(`tp${batchSize}x${relays}`, async (schema) => {
       await Effect.runPromise(migrate(schema))
+      total = await calibrate(schema, batchSize, relays, quick ? 1 : 3)
       const rates: Record<Contender, Array<number>> = { floor: [], "floor-transactional": [], lease: [], transactional: [] }
       for (let round = 0; round < rounds; round++) {
         for (const contender of round % 2 === 0 ? contenders : [...contenders].reverse()) {
