@@ -62,16 +62,69 @@ export type Row = typeof Row.Type
 /** A row that did not decode: its id and what was wrong with it, naming the field. */
 export interface Malformed {
   readonly id: MessageId
-  /** The field, then the problem: `headers.traceparent: expected string, got 123`. */
+  /** The field, then the problem: `headers.traceparent: Expected string, actual 123`. */
   readonly error: string
+  /** The row's topic and key when they are strings (so ordered delivery can park the key). */
+  readonly topic?: string | undefined
+  readonly key?: string | null | undefined
 }
 
-const describeIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => `${issue.path.length === 0 ? "row" : issue.path.map(String).join(".")}: ${issue.message}`)
-    .join("; ")
+const stringOr = <A>(value: unknown, otherwise: A): string | A => (typeof value === "string" ? value : otherwise)
+
+const describeIssues = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+    field: issue.path.length === 0 ? "row" : issue.path.map(String).join("."),
+    message: issue.message
+  }))
+  // A nullable column that is wrong reports its value's problem and "Expected null": keep the first.
+  const kept = issues.filter((issue) => {
+    const column = issue.field.split(".")[0]
+    return !issue.message.startsWith("Expected null,") ||
+      !issues.some((other) => other !== issue && other.field.split(".")[0] === column)
+  })
+  return kept.map((issue) => `${issue.field}: ${issue.message}`).join("; ")
+}
 
 const decodeRow = Schema.decodeUnknownEither(Row, { errors: "all", onExcessProperty: "ignore" })
+
+// The hot path: the checks `Row` makes, written out, so a valid row (nearly every
+// row) costs a few property reads instead of a Schema walk (~0.1 µs against ~10 µs
+// a row: a tenth of the relay's per-message budget). `Row` stays the definition:
+// only a row this guard does not pass is decoded by it, for its verdict and
+// message, and a test checks that the two agree on valid and corrupted rows.
+const isText = (value: unknown): value is string => typeof value === "string" && !controlCharacter.test(value)
+const isCount = (value: unknown): value is number =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+const isDate = (value: unknown): value is Date => value instanceof Date && !Number.isNaN(value.getTime())
+const isHeaders = (value: unknown): value is Headers | null => {
+  if (value === null) return true
+  if (typeof value !== "object" || Array.isArray(value)) return false
+  for (const key in value) {
+    if (!isText((value as Record<string, unknown>)[key])) return false
+  }
+  return true
+}
+
+/** Whether `raw` surely decodes with `Row` (a fast guard; `false` means "ask the Schema"). */
+export const isValid = (raw: unknown): raw is Row => {
+  if (typeof raw !== "object" || raw === null) return false
+  const row = raw as Record<string, unknown>
+  return isText(row.topic) && row.topic !== "" && (row.key === null || isText(row.key)) &&
+    isHeaders(row.headers) && isCount(row.attempts) && isCount(row.lost_claims) &&
+    isDate(row.created_at) && isDate(row.available_at) && "payload" in row
+}
+
+const toMessage = (id: MessageId, row: Row): OutboxMessage => ({
+  id,
+  topic: row.topic,
+  key: row.key,
+  payload: row.payload,
+  headers: row.headers ?? {},
+  attempts: Math.min(row.attempts, maxCount - 1) + 1,
+  lostClaims: row.lost_claims,
+  createdAt: row.created_at,
+  availableAt: row.available_at
+})
 
 /**
  * Decodes a stored row into the message the relay hands to a sender, or says
@@ -79,21 +132,20 @@ const decodeRow = Schema.decodeUnknownEither(Row, { errors: "all", onExcessPrope
  * (this delivery's number), saturating rather than overflowing.
  */
 export const decode = (id: MessageId, raw: unknown): Either.Either<OutboxMessage, Malformed> =>
-  Either.match(decodeRow(raw), {
-    onLeft: (error) => Either.left({ id, error: `the stored row does not decode: ${describeIssues(error)}` }),
-    onRight: (row) =>
-      Either.right({
-        id,
-        topic: row.topic,
-        key: row.key,
-        payload: row.payload,
-        headers: (row.headers ?? {}) as Headers,
-        attempts: Math.min(row.attempts, maxCount - 1) + 1,
-        lostClaims: row.lost_claims,
-        createdAt: row.created_at,
-        availableAt: row.available_at
-      })
-  })
+  isValid(raw)
+    ? Either.right(toMessage(id, raw))
+    : Either.match(decodeRow(raw), {
+      onLeft: (error) => {
+        const row: Record<string, unknown> = typeof raw === "object" && raw !== null ? { ...raw } : {}
+        return Either.left({
+          id,
+          error: `the stored row does not decode: ${describeIssues(error)}`,
+          topic: stringOr(row.topic, undefined),
+          key: row.key === null ? null : stringOr(row.key, undefined)
+        })
+      },
+      onRight: (row) => Either.right(toMessage(id, row))
+    })
 
 /** The largest count a store keeps (a Postgres `integer`): counters stop there instead of overflowing. */
 export const maxCount = 2_147_483_647

@@ -40,12 +40,12 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as DueTime from "./internal/dueTime.js"
+import { checkLostClaims, logStepError, malformedIdentity, recordMalformed, StepDefect } from "./internal/isolation.js"
 import { recordOutcome } from "./internal/outcome.js"
 import { completionFor, resultsByMessage } from "./internal/settle.js"
 import * as WakeSignal from "./internal/wakeSignal.js"
 import { Leadership } from "./Leadership.js"
 import { type OutboxMessage, traceparentHeader } from "./Message.js"
-import type { Malformed } from "./MessageRow.js"
 import * as OutboxMetrics from "./OutboxMetrics.js"
 import {
   type Claim,
@@ -209,11 +209,11 @@ const resolve = (options: Options): Resolved => {
   }
 }
 
-// Links the send span to each publisher's span: delivery may come hours later,
-// so the publisher is a link, not a parent.
 // A header that is not a W3C traceparent is no link (and never a reason to fail).
 const traceparentFormat = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
+// Links the send span to each publisher's span: delivery may come hours later,
+// so the publisher is a link, not a parent.
 const publisherLinks = (batch: ReadonlyArray<OutboxMessage>): Array<Tracer.SpanLink> =>
   batch.flatMap((message) => {
     const header: unknown = message.headers[traceparentHeader]
@@ -299,7 +299,7 @@ const sendBatch = (resolved: Resolved, token: string | undefined, batch: Readonl
 /** Under the `block` policy, a dead-lettered ordered message parks its key. */
 const parkKeys = (
   resolved: Resolved,
-  batch: ReadonlyArray<OutboxMessage>,
+  batch: ReadonlyArray<{ readonly id: string; readonly topic: string; readonly key: string | null }>,
   completions: ReadonlyArray<Completion>
 ): ReadonlyArray<Completion> => {
   if (resolved.ordering === undefined || resolved.config.deadLetteredKey === "skip") return completions
@@ -311,46 +311,10 @@ const parkKeys = (
   )
 }
 
-/** Splits off messages whose claims were lost to crashes too often: dead-lettered `Exhausted`, unsent. */
-const checkLostClaims = (resolved: Resolved, batch: ReadonlyArray<OutboxMessage>) => {
-  const budget = resolved.config.maxLostClaims
-  if (batch.every((message) => message.lostClaims < budget)) return { kept: batch, crashed: [] }
-  const kept: Array<OutboxMessage> = []
-  const crashed: Array<Completion> = []
-  for (const message of batch) {
-    if (message.lostClaims < budget) kept.push(message)
-    else {
-      crashed.push(Completion.DeadLetter({
-        id: message.id,
-        reason: "Exhausted",
-        error:
-          `its claim was lost ${message.lostClaims} times (the relay holding it crashed, hung or lost the store before recording a result; maxLostClaims is ${budget}): it may be what crashes relays`
-      }))
-    }
-  }
-  return { kept, crashed }
-}
-
-/** Logs and counts rows dead-lettered `Malformed` (they have no message to hand the dead-letter sink). */
-const recordMalformed = Effect.fnUntraced(function*(
-  malformed: ReadonlyArray<Malformed>,
-  completedIds: ReadonlySet<string>
-) {
-  let count = 0
-  for (const row of malformed) {
-    if (!completedIds.has(row.id)) continue
-    count++
-    yield* Effect.logWarning("A stored row does not decode; dead-lettered as Malformed").pipe(
-      Effect.annotateLogs({ messageId: row.id, error: row.error })
-    )
-  }
-  if (count > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.deadLettered, "(malformed)"), count)
-})
-
 /** Sends a claimed batch and decides how to settle each of its messages (and its malformed rows). */
 const sendClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim, leased: boolean) {
   const malformed = claim.malformed ?? []
-  const { kept, crashed } = checkLostClaims(resolved, claim.messages)
+  const { kept, crashed } = checkLostClaims(resolved.config.maxLostClaims, claim.messages)
   const { sendable, undecodable } = resolved.topics.size === 0
     ? { sendable: kept, undecodable: [] }
     : yield* checkPayloads(resolved, kept)
@@ -364,10 +328,12 @@ const sendClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim, 
         : yield* completionFor(message, result, resolved.policyFor)
     )
   }
-  return [
+  return parkKeys(resolved, [...claim.messages, ...malformed.map(malformedIdentity)], [
     ...malformed.map((row) => Completion.DeadLetter({ id: row.id, reason: "Malformed", error: row.error })),
-    ...parkKeys(resolved, claim.messages, [...crashed, ...undecodable, ...settled])
-  ]
+    ...crashed,
+    ...undecodable,
+    ...settled
+  ])
 })
 
 /** Sends a claimed batch and settles every message of it in one store write. */
@@ -552,24 +518,6 @@ export const drainOnce: (
 const storeErrorBackoff = Schedule.exponential(Duration.millis(100)).pipe(
   Schedule.union(Schedule.spaced(Duration.seconds(5)))
 )
-
-/**
- * A defect escaped a drain step (a bug in a retry policy, an observer, the
- * relay itself). The loop logs it, backs off and carries on: the batch keeps
- * its lease and is re-claimed when it expires, as after a crash.
- */
-class StepDefect extends Data.TaggedError("StepDefect")<{ readonly defect: unknown }> {
-  override get message() {
-    return `the relay hit a defect: ${Cause.pretty(Cause.die(this.defect)).split("\n")[0] ?? "unknown defect"}`
-  }
-}
-
-const logStepError = (error: OutboxStoreError | StepDefect) =>
-  error._tag === "StepDefect"
-    ? Effect.logError("A drain step died; backing off and carrying on (its batch is re-claimed after its lease)", error.message)
-    : error.kind === "Statement"
-    ? Effect.logError("The outbox store refused a statement (an SQL error, not a lost connection); backing off", error.message)
-    : Effect.logError("The relay could not reach the outbox store; backing off", error)
 
 const worker = (
   resolved: Resolved,
