@@ -153,18 +153,20 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
  * Everything `outbox run` runs: the management server first, then the store
  * (waiting for the database while it is down or starting, see
  * `StoreConnection`; `/readyz` says so meanwhile), then the sender,
- * leadership and the relay (tracked for readiness).
+ * leadership and the relay (tracked for readiness). The relay's tracker is
+ * the output, so the runner can wait on `RelayProgress.failWhenStopped`.
  */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
-}): Layer.Layer<never, StartupError | RunnerConfig.InvalidSetting> =>
-  Layer.scopedDiscard(Effect.gen(function*() {
+}): Layer.Layer<RelayProgress.RelayProgress, StartupError | RunnerConfig.InvalidSetting> =>
+  Layer.scopedContext(Effect.gen(function*() {
     const scope = yield* Effect.scope
     const connection = yield* StoreConnection.make
-    const progress = Layer.succeed(RelayProgress.RelayProgress, yield* RelayProgress.make)
+    const tracker = yield* RelayProgress.make
+    const progress = Layer.succeed(RelayProgress.RelayProgress, tracker)
     if (settings.http.port !== undefined) {
       const http = ManagementServer.layer({
         port: settings.http.port,
@@ -190,4 +192,5 @@ export const runLayer = (settings: {
       Layer.provide(opened)
     )
     yield* Layer.buildWithScope(relay, scope)
+    return Context.make(RelayProgress.RelayProgress, tracker)
   }))

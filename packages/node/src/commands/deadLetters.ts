@@ -20,7 +20,7 @@ export class InvalidFilter extends Data.TaggedError("InvalidFilter")<{ readonly 
 const filterFlags = {
   topic: Options.text("topic").pipe(Options.withDescription("Only this topic."), Options.optional),
   reason: Options.text("reason").pipe(
-    Options.withDescription("Only this reason: Exhausted, Rejected or Undecodable."),
+    Options.withDescription("Only this reason: Exhausted, Rejected, Undecodable or Malformed."),
     Options.optional
   ),
   ids: Options.text("ids").pipe(Options.withDescription("Only these message ids, comma-separated."), Options.optional),
