@@ -47,6 +47,29 @@ export interface Publication<A, I, R> {
 }
 
 /**
+ * What every publication looks like, whatever its topic: the constraint of
+ * `publishAll`'s entries, each of which is then checked against its own
+ * topic's payload type (`Publications`).
+ */
+export interface AnyPublication {
+  readonly topic: { readonly name: string; readonly schema: Schema.Schema.All }
+  readonly payload: unknown
+  readonly options?: PublishOptions | undefined
+}
+
+/** An entry, as its topic says it must be: the payload of the topic's type. */
+export type Checked<P> = P extends { readonly topic: Topic.Topic<infer A, infer I, infer R> } ? Publication<A, I, R>
+  : never
+
+/** Entries of possibly different topics, each checked against its own topic. */
+export type Publications<P extends ReadonlyArray<AnyPublication>> = { readonly [K in keyof P]: Checked<P[K]> }
+
+/** The context the entries' schemas need to encode. */
+export type PublicationsContext<P extends ReadonlyArray<AnyPublication>> = P[number] extends infer E
+  ? E extends { readonly topic: Topic.Topic<infer _A, infer _I, infer R> } ? R : never
+  : never
+
+/**
  * A message that cannot be stored as given: a header value that is not a
  * string, or a topic, key or header value with a control character (a CR/LF
  * would split a header line on the way to a webhook or broker). Nothing is written.
@@ -81,29 +104,6 @@ const checkMessage = (message: NewMessage): InvalidMessage | undefined => {
   }
   return undefined
 }
-
-/**
- * What every publication looks like, whatever its topic: the constraint of
- * `publishAll`'s entries, each of which is then checked against its own
- * topic's payload type (`Publications`).
- */
-export interface AnyPublication {
-  readonly topic: { readonly name: string; readonly schema: Schema.Schema.All }
-  readonly payload: unknown
-  readonly options?: PublishOptions | undefined
-}
-
-/** An entry, as its topic says it must be: the payload of the topic's type. */
-export type Checked<P> = P extends { readonly topic: Topic.Topic<infer A, infer I, infer R> } ? Publication<A, I, R>
-  : never
-
-/** Entries of possibly different topics, each checked against its own topic. */
-export type Publications<P extends ReadonlyArray<AnyPublication>> = { readonly [K in keyof P]: Checked<P[K]> }
-
-/** The context the entries' schemas need to encode. */
-export type PublicationsContext<P extends ReadonlyArray<AnyPublication>> = P[number] extends infer E
-  ? E extends { readonly topic: Topic.Topic<infer _A, infer _I, infer R> } ? R : never
-  : never
 
 /** The producer service. */
 export class Outbox extends Context.Tag("@effect-outbox/core/Outbox")<Outbox, {
