@@ -163,6 +163,13 @@ export const settings = {
     expected: "a string of at least 16 characters",
     secret: true
   }),
+  adminReadToken: setting({
+    env: "OUTBOX_ADMIN_READ_TOKEN",
+    flag: "admin-read-token",
+    description: "A read-only token of the admin API and the dashboard: it can see everything but not replay or purge.",
+    expected: "a string of at least 16 characters, other than the admin token",
+    secret: true
+  }),
   stallThreshold: setting({
     env: "OUTBOX_STALL_THRESHOLD",
     flag: "stall-threshold",
@@ -407,6 +414,7 @@ export interface HttpSettings {
   /** `undefined` when turned off. */
   readonly port: number | undefined
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
+  readonly adminReadToken: Option.Option<Redacted.Redacted<string>>
   readonly stallThreshold: Duration.Duration
 }
 
@@ -418,7 +426,15 @@ export const http: Effect.Effect<HttpSettings, InvalidSetting> = Effect.gen(func
   if (Option.isSome(adminToken) && Redacted.value(adminToken.value).length < 16) {
     return yield* new InvalidSetting({ setting: settings.adminToken, problem: "it is too short" })
   }
-  return { port, adminToken, stallThreshold: yield* duration("stallThreshold") }
+  const adminReadToken = yield* secret("adminReadToken")
+  if (Option.isSome(adminReadToken)) {
+    const value = Redacted.value(adminReadToken.value)
+    if (value.length < 16) return yield* new InvalidSetting({ setting: settings.adminReadToken, problem: "it is too short" })
+    if (Option.isSome(adminToken) && value === Redacted.value(adminToken.value)) {
+      return yield* new InvalidSetting({ setting: settings.adminReadToken, problem: "it is the admin token" })
+    }
+  }
+  return { port, adminToken, adminReadToken, stallThreshold: yield* duration("stallThreshold") }
 })
 
 /** Fails with `InvalidSetting` for a setting that must be given. */

@@ -21,8 +21,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { scrubber } from "./internal/redact.js"
+import * as Dashboard from "./Dashboard.js"
 import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
+import * as RelayHeartbeat from "./RelayHeartbeat.js"
 import * as RelayProgress from "./RelayProgress.js"
 import type * as RunnerConfig from "./RunnerConfig.js"
 import * as WebhookSender from "./WebhookSender.js"
@@ -143,7 +145,10 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   deadLetteredKey: relay.deadLetteredKey
 })
 
-/** Everything `outbox run` runs: the relay (tracked for readiness) and the management server. */
+/**
+ * Everything `outbox run` runs: the relay (tracked for readiness, announcing
+ * itself in the relays table) and the management server with the dashboard.
+ */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
@@ -156,18 +161,29 @@ export const runLayer = (settings: {
     : ManagementServer.layer({
       port: settings.http.port,
       adminToken: Option.getOrUndefined(settings.http.adminToken),
+      adminReadToken: Option.getOrUndefined(settings.http.adminReadToken),
       readiness: { stallThreshold: settings.http.stallThreshold }
     }).pipe(
       Layer.provide(PrometheusMetrics.layer()),
       Layer.mapError((error) =>
         new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
       Layer.tap((context) =>
-        Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
-          url: Context.get(context, ManagementServer.ManagementServer).url
+        Effect.logInfo("Serving the dashboard, /healthz, /readyz, /metrics and /admin", {
+          url: Context.get(context, ManagementServer.ManagementServer).url,
+          dashboard: `${Context.get(context, ManagementServer.ManagementServer).url}/`
         }))
     )
-  return Layer.mergeAll(relay, http).pipe(
+  const heartbeat = RelayHeartbeat.layer({
+    batchSize: settings.relay.batchSize,
+    concurrency: settings.relay.concurrency,
+    ordered: settings.relay.ordered
+  })
+  const dashboard = Dashboard.layer({ schema: settings.database.schema, tablePrefix: settings.database.tablePrefix }).pipe(
+    Layer.mapError((error) => new StartupError({ reason: `Cannot start the dashboard: ${error.message}` }))
+  )
+  return Layer.mergeAll(relay, http, heartbeat).pipe(
     Layer.provide(RelayProgress.layer),
+    Layer.provide(dashboard),
     Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
     Layer.provide(leadership(settings.relay, settings.database)),
     Layer.provideMerge(store(settings.database))

@@ -20,6 +20,7 @@ const relayFlags = settingFlags(
   "deadLetteredKey",
   "httpPort",
   "adminToken",
+  "adminReadToken",
   "stallThreshold"
 )
 
