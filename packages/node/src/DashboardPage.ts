@@ -1,6 +1,7 @@
 /**
  * Serves the dashboard page: `GET /` and `GET /dashboard` answer its HTML,
- * `GET /dashboard/assets/<file>` its scripts and styles. The files are built
+ * `GET /dashboard/assets/<file>` its scripts and styles, `GET /dashboard/docs`
+ * the HTTP API's documentation as text. The files are built
  * by Vite into the package (`dist/dashboard`) at build time: nothing is
  * loaded from elsewhere, so it works offline.
  *
@@ -68,11 +69,28 @@ const serve = (relative: string, cache: string) =>
 
 const page = serve("index.html", "no-store")
 
+/** The HTTP API's documentation, shipped with the package (`docs/http.md`), as plain text. */
+const docs = Effect.map(
+  Effect.promise(() =>
+    readFile(fileURLToPath(new URL("../docs/http.md", import.meta.url)), "utf8").then(
+      (text) => text,
+      () => undefined // not shipped: say so below
+    )
+  ),
+  (text) =>
+    HttpServerResponse.text(text ?? "The documentation is not installed with this package.", {
+      status: text === undefined ? 404 : 200,
+      contentType: "text/plain; charset=utf-8",
+      headers: securityHeaders
+    })
+)
+
 /** The page's routes. */
 export const router: HttpRouter.HttpRouter = HttpRouter.empty.pipe(
   HttpRouter.get("/", page),
   HttpRouter.get("/dashboard", page),
   HttpRouter.get("/dashboard/", page),
+  HttpRouter.get("/dashboard/docs", docs),
   HttpRouter.get(
     "/dashboard/assets/:file",
     Effect.flatMap(HttpRouter.params, (params) => {
