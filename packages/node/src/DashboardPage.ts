@@ -89,7 +89,6 @@ const docs = Effect.map(
 export const router: HttpRouter.HttpRouter = HttpRouter.empty.pipe(
   HttpRouter.get("/", page),
   HttpRouter.get("/dashboard", page),
-  HttpRouter.get("/dashboard/", page),
   HttpRouter.get("/dashboard/docs", docs),
   HttpRouter.get(
     "/dashboard/assets/:file",

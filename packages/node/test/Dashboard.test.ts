@@ -2,11 +2,13 @@
 // against a runner on the real Postgres: what the page shows, and what its
 // buttons do to the outbox.
 import { RecordingSender } from "@effect-outbox/core/testing"
-import { Dashboard, ManagementServer, PrometheusMetrics, RelayHeartbeat, RelayProgress } from "@effect-outbox/node"
+import { Dashboard, ManagementServer, OrdersDemo, PrometheusMetrics, RelayHeartbeat, RelayProgress } from "@effect-outbox/node"
 import { Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Deferred, Effect, Fiber, Layer, ManagedRuntime, Redacted } from "effect"
+import { mkdirSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { BrowserContext, Page } from "playwright-core"
 import { launch } from "./browser.js"
@@ -107,10 +109,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  if (runtime !== undefined) {
-    await query((sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`).catch(() => undefined)
-    await runtime.dispose()
-  }
+  await runtime?.dispose()
+  await Effect.runPromise(
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 }))
+    )
+  )
 }, 60_000)
 
 describe("dashboard", () => {
@@ -238,4 +242,63 @@ describe("dashboard", () => {
     expect(await letterIds("read.only")).toEqual([id])
     await page.close()
   }, 120_000)
+})
+
+/** Screenshots land here (git-ignored): the test artifact CI keeps. */
+const artifacts = fileURLToPath(new URL("../test-artifacts/", import.meta.url))
+
+describe("dashboard under the demo's traffic", () => {
+  it("shows the demo live: the chart fills, dead letters appear (screenshots kept as artifacts)", async () => {
+    mkdirSync(artifacts, { recursive: true })
+    const token = "demo-dashboard-token-0123456789"
+    const released = Effect.runSync(Deferred.make<void>())
+    const lines: Array<string> = []
+    const demo = Effect.runFork(OrdersDemo.run({
+      messages: 400,
+      rate: 40,
+      rejectRate: 0.05,
+      dashboard: { port: 0, adminToken: Redacted.make(token) },
+      hold: Deferred.await(released),
+      output: (line) => Effect.sync(() => lines.push(line))
+    }))
+    const dashboardUrl = await eventually(async () => {
+      const found = lines.map((line) => /^Dashboard: (http:\S+)\/ /.exec(line)?.[1]).find((match) => match !== undefined)
+      if (found === undefined) throw new Error(`the demo printed no dashboard URL yet: ${lines.join(" | ")}`)
+      return found
+    }, 90)
+
+    const page = await browser.context.newPage()
+    await page.goto(`${dashboardUrl}/`)
+    await page.getByTestId("token").fill(token)
+    await page.getByTestId("token-submit").click()
+    // Live: the overview refreshes by itself until the relay has delivered and dead-lettered some.
+    await eventually(async () => {
+      expect(Number((await text(page, "dead-value")).replace(/,/g, ""))).toBeGreaterThan(0)
+      expect(await text(page, "relays")).toContain("running")
+    }, 90)
+    await eventually(async () => expect(await page.locator(".chart canvas").count()).toBe(1))
+    // The chart has drawn the traffic: ten seconds of points, some with deliveries.
+    await eventually(async () => {
+      const series = await (await fetch(`${dashboardUrl}/admin/series`, { headers: { authorization: `Bearer ${token}` } })).json() as {
+        points: ReadonlyArray<{ delivered: number }>
+      }
+      expect(series.points.length).toBeGreaterThanOrEqual(10)
+      expect(series.points.some((point) => point.delivered > 0)).toBe(true)
+    }, 60)
+    await page.getByTestId("tab-dead-letters").click()
+    await page.getByTestId("tab-overview").click()
+    await eventually(async () => expect(await page.locator(".chart canvas").count()).toBe(1))
+    await page.screenshot({ path: `${artifacts}dashboard-overview.png`, fullPage: true })
+
+    await page.getByTestId("tab-dead-letters").click()
+    await eventually(async () => expect(await page.getByTestId("dead-letters").locator("tbody tr").count()).toBeGreaterThan(0))
+    await page.getByTestId("dead-letters").locator("tbody tr button.link").first().click()
+    await page.getByTestId("detail").waitFor()
+    await page.screenshot({ path: `${artifacts}dashboard-dead-letters.png`, fullPage: true })
+    await page.close()
+
+    Effect.runSync(Deferred.succeed(released, undefined))
+    const summary = await Effect.runPromise(Fiber.join(demo))
+    expect(summary.ok, summary.problems.join("; ")).toBe(true)
+  }, 240_000)
 })

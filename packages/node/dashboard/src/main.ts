@@ -12,6 +12,8 @@ import { noticeElement, say } from "./widgets.js"
 
 const root = document.getElementById("app") ?? document.body
 const refreshEveryMillis = 2000
+/** Whether the dashboard is open (signed in), as opposed to the sign-in form. */
+let started = false
 
 const gate = (problem?: string) => {
   const input = h("input", { type: "password", name: "token", autocomplete: "off", placeholder: "OUTBOX_ADMIN_TOKEN", "data-testid": "token" })
@@ -50,6 +52,7 @@ const gate = (problem?: string) => {
 }
 
 const start = () => {
+  started = true
   let timer: number | undefined
   const overview = makeOverview()
   const refreshOverview = () => void overview.refresh()
@@ -112,6 +115,7 @@ const start = () => {
         onclick: () => {
           window.clearTimeout(timer)
           setToken(null)
+          started = false
           gate()
         }
       }, "Forget token")
@@ -127,6 +131,10 @@ const start = () => {
   say("")
 }
 
-whenUnauthorized(() => gate("The token was refused; enter it again."))
+// A refused token while the dashboard is open (changed on the runner, say): ask again.
+// Before that, the sign-in form says so itself.
+whenUnauthorized(() => {
+  if (started) gate("The token was refused; enter it again.")
+})
 if (hasToken()) start()
 else gate()
