@@ -31,6 +31,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as AdminApi from "./AdminApi.js"
+import * as Dashboard from "./Dashboard.js"
 import { DashboardSeries } from "./DashboardSeries.js"
 import * as Health from "./Health.js"
 import * as DeadLetterQuery from "./internal/deadLetterQuery.js"
@@ -124,16 +125,19 @@ const withParams = <Q, R>(
         Effect.as(Effect.logError("A dashboard request failed in the store", error), problem(503, error.message)))
     )
 
-/** Runs `use` with an optional service, or answers 404 when the runner does not provide it. */
-const needs = <I, S, R>(
+/** Runs `use` with one of the dashboard's services: 404 when this process serves no dashboard, 503 until the outbox is open. */
+const needs = <I extends Dashboard.Services, S, R>(
   tag: Context.Tag<I, S>,
   use: (service: S) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
 ) =>
-  Effect.flatMap(Effect.serviceOption(tag), (service) =>
-    Option.match(service, {
-      onNone: () => Effect.succeed(problem(404, "the dashboard's data is not served by this process")),
-      onSome: use
-    }))
+  Effect.flatMap(Dashboard.lookup(tag), (found) =>
+    found._tag === "Found"
+      ? use(found.service)
+      : Effect.succeed(
+        found._tag === "Waiting"
+          ? problem(503, "waiting for the database: the outbox is not open yet")
+          : problem(404, "the dashboard's data is not served by this process")
+      ))
 
 const reasonOf = (report: Health.Readiness): string => {
   const failing = Object.values(report.checks).find((check) => !check.ok)

@@ -24,6 +24,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Dashboard from "./Dashboard.js"
 import { RelayProgress } from "./RelayProgress.js"
 
 /** Readiness settings. */
@@ -150,8 +151,8 @@ export const readiness: (
  * The relays registered on this outbox (`{ relays }`), when a `RelayRegistry`
  * is in context; informative only: they never change readiness.
  */
-const relays = Effect.flatMap(Effect.serviceOption(RelayRegistry.RelayRegistry), (registry) =>
-  Option.isNone(registry) ? Effect.succeed({}) : registry.value.list.pipe(
+const relays = Effect.flatMap(Dashboard.lookup(RelayRegistry.RelayRegistry), (registry) =>
+  registry._tag !== "Found" ? Effect.succeed({}) : registry.service.list.pipe(
     Effect.map((list) => ({
       relays: list.map(({ claimMode, host, lastBatchAt, lastSeenSecondsAgo, pid, relayId, state }) => ({
         relayId, host, pid, state, claimMode, lastBatchAt, lastSeenSecondsAgo

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { AmqpSender } from "@effect-outbox/amqp"
-import { Leadership, type OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
+import { Leadership, OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
 import { NatsSender } from "@effect-outbox/nats"
 import { PgliteClient } from "@effect-outbox/pglite"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
@@ -26,7 +26,9 @@ import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayHeartbeat from "./RelayHeartbeat.js"
 import * as RelayProgress from "./RelayProgress.js"
-import type * as RunnerConfig from "./RunnerConfig.js"
+import { isRefusedSetting } from "./internal/databaseRefusal.js"
+import * as RunnerConfig from "./RunnerConfig.js"
+import * as StoreConnection from "./StoreConnection.js"
 import * as WebhookSender from "./WebhookSender.js"
 
 /** The runner could not start: no database, a port taken. The message is safe to print. */
@@ -68,7 +70,7 @@ export const describeDatabase = (database: RunnerConfig.Database): string =>
 export const store = (
   database: RunnerConfig.Database,
   options: { readonly migrate?: boolean } = {}
-): Layer.Layer<OutboxStore.OutboxStore | SqlClient.SqlClient, StartupError> => {
+): Layer.Layer<OutboxStore.OutboxStore | SqlClient.SqlClient, StartupError | RunnerConfig.InvalidSetting> => {
   const storeOptions = { schema: database.schema, tablePrefix: database.tablePrefix, migrate: options.migrate ?? true }
   const explain = describe(Option.toArray(database.url))
   const where = describeDatabase(database)
@@ -76,7 +78,7 @@ export const store = (
     onSome: (url) =>
       SqlOutboxStore.layer(storeOptions).pipe(
         Layer.provide(Notifications.layerPg),
-        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox" }))
+        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox", maxConnections: database.poolSize }))
       ),
     onNone: () =>
       SqlOutboxStore.layer(storeOptions).pipe(
@@ -84,12 +86,15 @@ export const store = (
         Layer.provideMerge(PgliteClient.layer({ dataDir: database.dataDir }))
       )
   })
-  return Layer.catchAll(layer, (error) =>
-    Layer.fail(new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` })))
+  return Layer.mapError(layer, (error): StartupError | RunnerConfig.InvalidSetting =>
+    // A server that refuses the settings (password, database name) will not change its mind: no waiting.
+    Option.isSome(database.url) && isRefusedSetting(error)
+      ? new RunnerConfig.InvalidSetting({
+        setting: RunnerConfig.settings.databaseUrl,
+        problem: `the server refused it (${explain(error)})`
+      })
+      : new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` }))
 }
-
-/** Requests in flight at once per batch. */
-const webhookConcurrency = 10
 
 /**
  * The sender for the settings: a webhook, NATS JetStream or RabbitMQ, by the
@@ -97,8 +102,9 @@ const webhookConcurrency = 10
  */
 export const sender = (
   settings: RunnerConfig.SenderSettings,
-  sendTimeout: RunnerConfig.RelaySettings["sendTimeout"]
+  relay: Pick<RunnerConfig.RelaySettings, "sendTimeout" | "webhookConcurrency">
 ): Layer.Layer<Sender.Sender, StartupError> => {
+  const sendTimeout = relay.sendTimeout
   const layer: Layer.Layer<Sender.Sender, { readonly message: string }> = settings.kind === "nats"
     ? NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
     : settings.kind === "amqp"
@@ -107,7 +113,7 @@ export const sender = (
       url: Redacted.value(settings.url),
       secret: Option.getOrUndefined(settings.signingSecret),
       timeout: sendTimeout,
-      concurrency: webhookConcurrency
+      concurrency: relay.webhookConcurrency
     }).pipe(Layer.provide(NodeHttpClient.layerUndici))
   // Each sender's errors name the host at most, never credentials.
   return Layer.mapError(layer, (error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
@@ -137,7 +143,7 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   // then reports what is unconfirmed as failed): the relay's own timeout is
   // only a backstop above it.
   sendTimeout: kind === "webhook"
-    ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / webhookConcurrency) + 1)
+    ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / relay.webhookConcurrency) + 1)
     : Duration.times(relay.sendTimeout, 2),
   shutdownTimeout: relay.shutdownTimeout,
   retryPolicy: relay.retryPolicy,
@@ -146,46 +152,63 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
 })
 
 /**
- * Everything `outbox run` runs: the relay (tracked for readiness, announcing
- * itself in the relays table) and the management server with the dashboard.
+ * Everything `outbox run` runs: the management server (with the dashboard)
+ * first, then the store (waiting for the database while it is down or
+ * starting, see `StoreConnection`; `/readyz` says so meanwhile), then the
+ * dashboard's data, the sender, leadership and the relay (tracked for
+ * readiness, and announcing itself in the relays table).
  */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
-}) => {
-  const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind))
-  const http = settings.http.port === undefined
-    ? Layer.empty
-    : ManagementServer.layer({
-      port: settings.http.port,
-      adminToken: Option.getOrUndefined(settings.http.adminToken),
-      adminReadToken: Option.getOrUndefined(settings.http.adminReadToken),
-      readiness: { stallThreshold: settings.http.stallThreshold }
-    }).pipe(
-      Layer.provide(PrometheusMetrics.layer()),
-      Layer.mapError((error) =>
-        new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
-      Layer.tap((context) =>
-        Effect.logInfo("Serving the dashboard, /healthz, /readyz, /metrics and /admin", {
-          url: Context.get(context, ManagementServer.ManagementServer).url,
-          dashboard: `${Context.get(context, ManagementServer.ManagementServer).url}/`
-        }))
+}): Layer.Layer<never, StartupError | RunnerConfig.InvalidSetting> =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const connection = yield* StoreConnection.make
+    const progress = Layer.succeed(RelayProgress.RelayProgress, yield* RelayProgress.make)
+    const late = yield* Dashboard.makeLate
+    if (settings.http.port !== undefined) {
+      const http = ManagementServer.layer({
+        port: settings.http.port,
+        host: settings.http.host,
+        adminToken: Option.getOrUndefined(settings.http.adminToken),
+        adminReadToken: Option.getOrUndefined(settings.http.adminReadToken),
+        readiness: { stallThreshold: settings.http.stallThreshold }
+      }).pipe(
+        Layer.provide(PrometheusMetrics.layer()),
+        Layer.mapError((error) =>
+          new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
+        Layer.provide(Layer.mergeAll(
+          progress,
+          Layer.succeed(OutboxStore.OutboxStore, connection.store),
+          Layer.succeed(Dashboard.Late, late)
+        ))
+      )
+      const server = yield* Layer.buildWithScope(http, scope)
+      const url = Context.get(server, ManagementServer.ManagementServer).url
+      yield* Effect.logInfo("Serving the dashboard, /healthz, /readyz, /metrics and /admin", { url, dashboard: `${url}/` })
+    }
+    const opened = Layer.succeedContext(yield* StoreConnection.open(connection, store(settings.database)))
+    const dashboard = yield* Layer.buildWithScope(
+      Dashboard.layer({ schema: settings.database.schema, tablePrefix: settings.database.tablePrefix }).pipe(
+        Layer.provide(opened),
+        Layer.mapError((error) => new StartupError({ reason: `Cannot start the dashboard: ${error.message}` }))
+      ),
+      scope
     )
-  const heartbeat = RelayHeartbeat.layer({
-    batchSize: settings.relay.batchSize,
-    concurrency: settings.relay.concurrency,
-    ordered: settings.relay.ordered
-  })
-  const dashboard = Dashboard.layer({ schema: settings.database.schema, tablePrefix: settings.database.tablePrefix }).pipe(
-    Layer.mapError((error) => new StartupError({ reason: `Cannot start the dashboard: ${error.message}` }))
-  )
-  return Layer.mergeAll(relay, http, heartbeat).pipe(
-    Layer.provide(RelayProgress.layer),
-    Layer.provide(dashboard),
-    Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
-    Layer.provide(leadership(settings.relay, settings.database)),
-    Layer.provideMerge(store(settings.database))
-  )
-}
+    yield* late.set(dashboard)
+    const heartbeat = RelayHeartbeat.layer({
+      batchSize: settings.relay.batchSize,
+      concurrency: settings.relay.concurrency,
+      ordered: settings.relay.ordered
+    }).pipe(Layer.provide(Layer.merge(progress, Layer.succeedContext(dashboard))))
+    const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
+      Layer.provide(progress),
+      Layer.provide(sender(settings.sender, settings.relay)),
+      Layer.provide(Layer.provide(leadership(settings.relay, settings.database), opened)),
+      Layer.provide(opened)
+    )
+    yield* Layer.buildWithScope(Layer.merge(relay, heartbeat), scope)
+  }))

@@ -84,6 +84,12 @@ const migrations = (tables: Tables.Tables) => ({
       sql`CREATE INDEX ${sql(`${tables.prefix}_held_keys`)} ON ${sql(tables.outbox)} (held_key)
           WHERE held_key IS NOT NULL AND sent_at IS NULL`.withoutTransform
     ], { discard: true })),
+  // Due-time wake-ups: an idle relay asks when the next unsent row comes due
+  // (`min(available_at)` past now), one descent of this index instead of a scan
+  // of every waiting retry or delayed message.
+  "5_due_index": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE INDEX ${sql(`${tables.prefix}_due`)} ON ${sql(tables.outbox)} (available_at)
+        WHERE sent_at IS NULL`.withoutTransform),
   // Relays announce themselves here (see RelayHeartbeats): one row per running
   // relay process, rewritten every few seconds and deleted once stale.
   "7_relay_heartbeats": Effect.flatMap(SqlClient.SqlClient, (sql) =>

@@ -3,11 +3,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as RunnerConfig from "../RunnerConfig.js"
 import * as RunnerLayers from "../RunnerLayers.js"
-import { databaseFlags, settingFlags, withSettingsFrom } from "./flags.js"
+import { databaseFlags, settingFlags, withLogging, withSettingsFrom } from "./flags.js"
 
 const relayFlags = settingFlags(
   "sender",
   "signingSecret",
+  "webhookConcurrency",
   "batchSize",
   "concurrency",
   "pollInterval",
@@ -19,9 +20,12 @@ const relayFlags = settingFlags(
   "ordered",
   "deadLetteredKey",
   "httpPort",
+  "httpHost",
   "adminToken",
   "adminReadToken",
-  "stallThreshold"
+  "stallThreshold",
+  "logLevel",
+  "logFormat"
 )
 
 /** `outbox run`: drain the outbox into the sender until SIGTERM/SIGINT. */
@@ -36,7 +40,7 @@ export const run = Command.make("run", { database: databaseFlags, relay: relayFl
     }
     yield* Effect.logInfo(`Relaying from the ${RunnerLayers.describeDatabase(database)}`)
     return yield* Layer.launch(RunnerLayers.runLayer(settings))
-  }).pipe(withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
+  }).pipe(withLogging, withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
     Command.withDescription(
       "Drain the outbox into the sender until SIGTERM/SIGINT (then finish in-flight batches and exit 0). Serves /healthz, /readyz, /metrics and the admin API."
     )
