@@ -126,6 +126,8 @@ export interface DeadLetterFilter {
 export interface Options extends Migrations.Options {
   /** Where overview counts stop counting. Default 100,000. */
   readonly countCap?: number | undefined
+  /** How long one overview answers every caller. Default 2 seconds. */
+  readonly overviewTtl?: Duration.DurationInput | undefined
 }
 
 /** Characters of the last error a dead-letter listing carries. */
@@ -208,8 +210,7 @@ export const make = (options: Options = {}) =>
       ...(row.reason === undefined ? {} : { reason: row.reason, deadAt: row.dead_at, parksKey: row.parks_key })
     })
 
-    return OutboxInsight.of({
-      overview: sql<{
+    const overview = sql<{
         pending: string
         due_now: string
         in_flight: string
@@ -241,7 +242,12 @@ export const make = (options: Options = {}) =>
             oldestPendingAgeMillis: row?.oldest === null || row?.oldest === undefined ? null : Math.max(0, Math.round(row.oldest))
           })),
           refail("overview")
-        ),
+        )
+    // Every open dashboard polls the overview: one query per `overviewTtl` serves them all.
+    const cachedOverview = yield* Effect.cachedWithTTL(overview, options.overviewTtl ?? Duration.seconds(2))
+
+    return OutboxInsight.of({
+      overview: cachedOverview,
       oldestPendingAgeMillis: sql<{ age: number }>`SELECT (extract(epoch FROM now() - created_at) * 1000)::float8 AS age
           FROM ${outbox} WHERE sent_at IS NULL AND ${pendingCondition} ORDER BY id LIMIT 1`.withoutTransform.pipe(
         Effect.map(([row]) => (row === undefined ? null : Math.max(0, Math.round(row.age)))),
