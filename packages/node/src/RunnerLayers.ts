@@ -156,18 +156,20 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
  * first, then the store (waiting for the database while it is down or
  * starting, see `StoreConnection`; `/readyz` says so meanwhile), then the
  * dashboard's data, the sender, leadership and the relay (tracked for
- * readiness, and announcing itself in the relays table).
+ * readiness, and announcing itself in the relays table). The relay's tracker
+ * is the output, so the runner can wait on `RelayProgress.failWhenStopped`.
  */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
-}): Layer.Layer<never, StartupError | RunnerConfig.InvalidSetting> =>
-  Layer.scopedDiscard(Effect.gen(function*() {
+}): Layer.Layer<RelayProgress.RelayProgress, StartupError | RunnerConfig.InvalidSetting> =>
+  Layer.scopedContext(Effect.gen(function*() {
     const scope = yield* Effect.scope
     const connection = yield* StoreConnection.make
-    const progress = Layer.succeed(RelayProgress.RelayProgress, yield* RelayProgress.make)
+    const tracker = yield* RelayProgress.make
+    const progress = Layer.succeed(RelayProgress.RelayProgress, tracker)
     const late = yield* Dashboard.makeLate
     if (settings.http.port !== undefined) {
       const http = ManagementServer.layer({
@@ -211,4 +213,5 @@ export const runLayer = (settings: {
       Layer.provide(opened)
     )
     yield* Layer.buildWithScope(Layer.merge(relay, heartbeat), scope)
+    return Context.make(RelayProgress.RelayProgress, tracker)
   }))
