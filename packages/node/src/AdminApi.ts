@@ -3,7 +3,8 @@
  *
  * Every route needs `Authorization: Bearer <token>` (401 without it or with
  * a wrong one; the comparison takes the same time wherever they differ).
- * Without a configured token the API answers 403: it is off.
+ * Without a configured token the API answers 403: it is off. A read-only
+ * token (`readToken`) may call every `GET` route; replay and purge answer it 403.
  *
  * - `GET /admin/stats` → `{ pending, inFlight, dead, oldestPendingAgeMillis, parkedKeys }`
  * - `GET /admin/dead-letters?topic=&reason=&ids=&olderThan=&limit=` →
@@ -41,7 +42,12 @@ import * as DeadLetterQuery from "./internal/deadLetterQuery.js"
 export interface Options {
   /** The bearer token; without one the API is off (403). */
   readonly token: Redacted.Redacted<string> | undefined
+  /** A second token that may read (every `GET`) but not replay or purge. */
+  readonly readToken?: Redacted.Redacted<string> | undefined
 }
+
+/** What a route lets a token do: `read` (the admin or the read-only token) or `write` (the admin token only). */
+export type Access = "read" | "write"
 
 /** How many dead letters or parked keys a listing answers when no `limit` is given. */
 export const defaultListLimit = 100
@@ -57,7 +63,11 @@ const bearerToken = (authorization: string | undefined): string | undefined => {
   return match?.[1]
 }
 
-const authorized = (options: Options) =>
+/**
+ * Guards a handler: the bearer token must be the admin token, or, for `read`
+ * access, the read-only token. Used by every admin route (and the dashboard's).
+ */
+export const authorized = (options: Options, access: Access = "write") =>
 <E, R>(
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
@@ -66,12 +76,18 @@ const authorized = (options: Options) =>
       return Effect.succeed(problem(403, "the admin API is off: no admin token is configured"))
     }
     const presented = bearerToken(request.headers["authorization"])
-    if (presented === undefined || !equalSecrets(presented, Redacted.value(options.token))) {
+    const admin = presented !== undefined && equalSecrets(presented, Redacted.value(options.token))
+    const reader = !admin && presented !== undefined && options.readToken !== undefined &&
+      equalSecrets(presented, Redacted.value(options.readToken))
+    if (!admin && !reader) {
       return Effect.succeed(
         problem(401, presented === undefined ? "missing bearer token" : "invalid bearer token").pipe(
           HttpServerResponse.setHeader("www-authenticate", "Bearer realm=\"outbox-admin\"")
         )
       )
+    }
+    if (reader && access === "write") {
+      return Effect.succeed(problem(403, "this token is read-only: replay and purge need the admin token"))
     }
     return handler
   })
@@ -123,7 +139,8 @@ const describeFilter = (query: DeadLetterQuery.Query): string =>
 
 /** The admin routes under `/admin`. */
 export const router = (options: Options): HttpRouter.HttpRouter<never, OutboxStore.OutboxStore> => {
-  const guard = authorized(options)
+  const guard = authorized(options, "read")
+  const guardWrite = authorized(options, "write")
   return HttpRouter.empty.pipe(
     HttpRouter.get(
       "/admin/stats",
@@ -152,7 +169,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, OutboxSto
           return json({ count: parkedKeys.length, limit, parkedKeys })
         })))
     ),
-    HttpRouter.post("/admin/dead-letters/replay", guard(change("replay"))),
-    HttpRouter.post("/admin/dead-letters/purge", guard(change("purge")))
+    HttpRouter.post("/admin/dead-letters/replay", guardWrite(change("replay"))),
+    HttpRouter.post("/admin/dead-letters/purge", guardWrite(change("purge")))
   )
 }

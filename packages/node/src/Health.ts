@@ -22,10 +22,12 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Leadership, OutboxStore } from "@effect-outbox/core"
+import { RelayRegistry } from "@effect-outbox/sql"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Dashboard from "./Dashboard.js"
 import { RelayProgress } from "./RelayProgress.js"
 
 /** Readiness settings. */
@@ -167,6 +169,20 @@ export const readiness: (
 )
 
 /**
+ * The relays registered on this outbox (`{ relays }`), when a `RelayRegistry`
+ * is in context; informative only: they never change readiness.
+ */
+const relays = Effect.flatMap(Dashboard.lookup(RelayRegistry.RelayRegistry), (registry) =>
+  registry._tag !== "Found" ? Effect.succeed({}) : registry.service.list.pipe(
+    Effect.map((list) => ({
+      relays: list.map(({ claimMode, host, lastBatchAt, lastSeenSecondsAgo, pid, relayId, state }) => ({
+        relayId, host, pid, state, claimMode, lastBatchAt, lastSeenSecondsAgo
+      }))
+    })),
+    Effect.orElseSucceed(() => ({ relays: null }))
+  ))
+
+/**
  * `GET /healthz` (200 while the process serves requests) and `GET /readyz`
  * (200 when ready, 503 when not, with the `Readiness` report as JSON).
  */
@@ -175,6 +191,9 @@ export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Outb
     HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
     HttpRouter.get(
       "/readyz",
-      Effect.map(readiness(options), (report) => HttpServerResponse.unsafeJson(report, { status: report.ready ? 200 : 503 }))
+      Effect.map(
+        Effect.zip(readiness(options), relays),
+        ([report, listed]) => HttpServerResponse.unsafeJson({ ...report, ...listed }, { status: report.ready ? 200 : 503 })
+      )
     )
   )

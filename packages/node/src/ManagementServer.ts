@@ -32,6 +32,8 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import { createServer } from "node:http"
 import * as AdminApi from "./AdminApi.js"
+import * as DashboardApi from "./DashboardApi.js"
+import * as DashboardPage from "./DashboardPage.js"
 import * as Health from "./Health.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import type { RelayProgress } from "./RelayProgress.js"
@@ -40,6 +42,8 @@ import type { RelayProgress } from "./RelayProgress.js"
 export interface Options {
   /** The bearer token of the admin API; without one the admin routes answer 403. */
   readonly adminToken?: Redacted.Redacted<string> | undefined
+  /** A read-only token: it may read the admin API (and use the dashboard) but not replay or purge. */
+  readonly adminReadToken?: Redacted.Redacted<string> | undefined
   /** Readiness settings (stall threshold, store timeout). */
   readonly readiness?: Health.Options | undefined
 }
@@ -62,12 +66,18 @@ export class ManagementServer extends Context.Tag("@effect-outbox/node/Managemen
   readonly url: string
 }>() {}
 
-/** Every route, with JSON 404s for unknown paths. */
+/**
+ * Every route, with JSON 404s for unknown paths. The dashboard's data routes
+ * answer when `OutboxInsight`, `RelayRegistry` and `DashboardSeries` are in
+ * context (see `Dashboard.layer`).
+ */
 export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Requirements> =>
   HttpRouter.concatAll(
     Health.router(options.readiness),
     PrometheusMetrics.router,
-    AdminApi.router({ token: options.adminToken })
+    AdminApi.router({ token: options.adminToken, readToken: options.adminReadToken }),
+    DashboardApi.router({ token: options.adminToken, readToken: options.adminReadToken, readiness: options.readiness }),
+    DashboardPage.router
   ).pipe(
     HttpRouter.all("*", Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })))
   )

@@ -3,7 +3,8 @@
  * up. A producer writes an order row and its outbox message in one
  * transaction; the relay delivers them to a local webhook receiver that
  * verifies signatures and fails, delays or rejects a share of requests; a
- * live progress line, then a summary that checks every message arrived.
+ * live progress line, then a summary that checks every message arrived. The
+ * dashboard is served meanwhile (its URL and a fresh admin token are printed).
  *
  * @since 0.1.0
  */
@@ -15,6 +16,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -24,6 +26,10 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import * as Receiver from "./internal/ordersDemoReceiver.js"
+import * as Dashboard from "./Dashboard.js"
+import * as ManagementServer from "./ManagementServer.js"
+import * as PrometheusMetrics from "./PrometheusMetrics.js"
+import * as RelayHeartbeat from "./RelayHeartbeat.js"
 import * as RelayProgress from "./RelayProgress.js"
 import * as WebhookSender from "./WebhookSender.js"
 
@@ -40,6 +46,18 @@ export interface Options {
   readonly output?: ((line: string) => Effect.Effect<void>) | undefined
   /** Redraw the progress line in place (a terminal) instead of printing one a second. */
   readonly tty?: boolean | undefined
+  /** Orders published per second (spread evenly), so the traffic lasts; default: as fast as possible. */
+  readonly rate?: number | undefined
+  /**
+   * Serve the dashboard while the demo runs: on `port` (0: any free port), with
+   * `adminToken` (default: a random one, printed). `false` serves nothing. Default `{ port: 0 }`.
+   */
+  readonly dashboard?: false | { readonly port: number; readonly adminToken?: Redacted.Redacted<string> | undefined } | undefined
+  /**
+   * After the summary, keep the dashboard up until this completes (the CLI's
+   * `--hold`: until Ctrl-C). Default: stop at once.
+   */
+  readonly hold?: Effect.Effect<void> | undefined
 }
 
 /** What the demo found. */
@@ -67,7 +85,7 @@ const OrderPlaced = Topic.make(
   Schema.Struct({ orderId: Schema.String, customer: Schema.String, total: Schema.Number })
 )
 
-const produce = (count: number, published: Ref.Ref<number>) =>
+const produce = (count: number, published: Ref.Ref<number>, rate: number | undefined) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer text NOT NULL, total numeric NOT NULL)`
@@ -77,12 +95,14 @@ const produce = (count: number, published: Ref.Ref<number>) =>
         const customer = `customer-${i % 17}`
         const total = 10 + (i % 90)
         // The order and its message commit together, or neither exists.
-        return sql.withTransaction(Effect.gen(function*() {
+        const publish = sql.withTransaction(Effect.gen(function*() {
           const [order] = yield* sql<{ id: string }>`INSERT INTO orders (customer, total) VALUES (${customer}, ${total}) RETURNING id`
           yield* Outbox.publish(OrderPlaced, { orderId: `order-${order?.id ?? i}`, customer, total }, { key: customer })
         })).pipe(Effect.zipRight(Ref.update(published, (n) => n + 1)))
+        // With a rate, one order at a time, spaced evenly.
+        return rate === undefined ? publish : Effect.zipRight(Effect.sleep(Duration.millis(1000 / rate)), publish)
       },
-      { concurrency: 4, discard: true }
+      { concurrency: rate === undefined ? 4 : 1, discard: true }
     )
   })
 
@@ -113,7 +133,18 @@ export const run = (options: Options = {}): Effect.Effect<Summary, DemoError> =>
       sendTimeout: "1 minute",
       retryPolicy: RetryPolicy.exponential({ base: "50 millis", cap: "1 second", maxAttempts: 8 })
     }).pipe(Layer.provide(sender))
-    const app = Layer.mergeAll(Outbox.layer, relay).pipe(
+    const dashboard = options.dashboard ?? { port: 0 }
+    const adminToken = dashboard === false
+      ? undefined
+      : dashboard.adminToken ?? Redacted.make(randomBytes(18).toString("base64url"))
+    // The dashboard, and the relay announcing itself in it.
+    const http = dashboard === false ? Layer.empty : Layer.merge(
+      ManagementServer.layer({ port: dashboard.port, host: "127.0.0.1", adminToken }).pipe(
+        Layer.provide(PrometheusMetrics.layer())
+      ),
+      RelayHeartbeat.layer({ batchSize: 50, concurrency: 1, ordered: false, interval: "2 seconds" })
+    ).pipe(Layer.provide(Dashboard.layer()))
+    const app = Layer.mergeAll(Outbox.layer, relay, http).pipe(
       Layer.provideMerge(RelayProgress.layer),
       Layer.provideMerge(store),
       Layer.provideMerge(database)
@@ -124,7 +155,11 @@ export const run = (options: Options = {}): Effect.Effect<Summary, DemoError> =>
       const published = yield* Ref.make(0)
       const outbox = yield* OutboxStore.OutboxStore
       const progress = yield* RelayProgress.RelayProgress
-      const producer = yield* Effect.fork(produce(messages, published))
+      const server = yield* Effect.serviceOption(ManagementServer.ManagementServer)
+      if (server._tag === "Some" && adminToken !== undefined) {
+        yield* print(`Dashboard: ${server.value.url}/  (this demo's admin token: ${Redacted.value(adminToken)})`)
+      }
+      const producer = yield* Effect.fork(produce(messages, published, options.rate))
 
       const line = Effect.gen(function*() {
         const totals = (yield* progress.snapshot).totals
@@ -151,7 +186,12 @@ export const run = (options: Options = {}): Effect.Effect<Summary, DemoError> =>
         yield* Effect.sleep("100 millis")
       }
       yield* Effect.fromFiber(producer)
-      return yield* summarize(started, messages, receiver.deliveries(), outbox, print)
+      const summary = yield* summarize(started, messages, receiver.deliveries(), outbox, print)
+      if (options.hold !== undefined && server._tag === "Some") {
+        yield* print(`The dashboard stays up at ${server.value.url}/ until you stop the demo (Ctrl-C).`)
+        yield* options.hold
+      }
+      return summary
     }).pipe(Effect.provide(app))
   }).pipe(
     Effect.scoped,

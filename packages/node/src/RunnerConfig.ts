@@ -232,6 +232,7 @@ export interface HttpSettings {
   readonly port: number | undefined
   readonly host: string
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
+  readonly adminReadToken: Option.Option<Redacted.Redacted<string>>
   readonly stallThreshold: Duration.Duration
 }
 
@@ -243,9 +244,17 @@ export const http: Effect.Effect<HttpSettings, InvalidSetting> = Effect.gen(func
   if (Option.isSome(adminToken) && Redacted.value(adminToken.value).length < 16) {
     return yield* new InvalidSetting({ setting: settings.adminToken, problem: "it is too short" })
   }
+  const adminReadToken = yield* secret("adminReadToken")
+  if (Option.isSome(adminReadToken)) {
+    const value = Redacted.value(adminReadToken.value)
+    if (value.length < 16) return yield* new InvalidSetting({ setting: settings.adminReadToken, problem: "it is too short" })
+    if (Option.isSome(adminToken) && value === Redacted.value(adminToken.value)) {
+      return yield* new InvalidSetting({ setting: settings.adminReadToken, problem: "it is the admin token" })
+    }
+  }
   const host = (yield* withDefault("httpHost")).trim()
   if (!/^[A-Za-z0-9.:_-]+$/.test(host)) return yield* invalid("httpHost", host)
-  return { port, host, adminToken, stallThreshold: yield* duration("stallThreshold") }
+  return { port, host, adminToken, adminReadToken, stallThreshold: yield* duration("stallThreshold") }
 })
 
 /** How the runner logs. */

@@ -21,8 +21,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { scrubber } from "./internal/redact.js"
+import * as Dashboard from "./Dashboard.js"
 import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
+import * as RelayHeartbeat from "./RelayHeartbeat.js"
 import * as RelayProgress from "./RelayProgress.js"
 import { isRefusedSetting } from "./internal/databaseRefusal.js"
 import * as RunnerConfig from "./RunnerConfig.js"
@@ -151,11 +153,12 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
 })
 
 /**
- * Everything `outbox run` runs: the management server first, then the store
- * (waiting for the database while it is down or starting, see
- * `StoreConnection`; `/readyz` says so meanwhile), then the sender,
- * leadership and the relay (tracked for readiness). The relay's tracker is
- * the output, so the runner can wait on `RelayProgress.failWhenStopped`.
+ * Everything `outbox run` runs: the management server (with the dashboard)
+ * first, then the store (waiting for the database while it is down or
+ * starting, see `StoreConnection`; `/readyz` says so meanwhile), then the
+ * dashboard's data, the sender, leadership and the relay (tracked for
+ * readiness, and announcing itself in the relays table). The relay's tracker
+ * is the output, so the runner can wait on `RelayProgress.failWhenStopped`.
  */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
@@ -168,30 +171,48 @@ export const runLayer = (settings: {
     const connection = yield* StoreConnection.make
     const tracker = yield* RelayProgress.make
     const progress = Layer.succeed(RelayProgress.RelayProgress, tracker)
+    const late = yield* Dashboard.makeLate
     if (settings.http.port !== undefined) {
       const http = ManagementServer.layer({
         port: settings.http.port,
         host: settings.http.host,
         adminToken: Option.getOrUndefined(settings.http.adminToken),
+        adminReadToken: Option.getOrUndefined(settings.http.adminReadToken),
         readiness: { stallThreshold: settings.http.stallThreshold }
       }).pipe(
         Layer.provide(PrometheusMetrics.layer()),
         Layer.mapError((error) =>
           new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
-        Layer.provide(Layer.mergeAll(progress, Layer.succeed(OutboxStore.OutboxStore, connection.store)))
+        Layer.provide(Layer.mergeAll(
+          progress,
+          Layer.succeed(OutboxStore.OutboxStore, connection.store),
+          Layer.succeed(Dashboard.Late, late)
+        ))
       )
       const server = yield* Layer.buildWithScope(http, scope)
-      yield* Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
-        url: Context.get(server, ManagementServer.ManagementServer).url
-      })
+      const url = Context.get(server, ManagementServer.ManagementServer).url
+      yield* Effect.logInfo("Serving the dashboard, /healthz, /readyz, /metrics and /admin", { url, dashboard: `${url}/` })
     }
     const opened = Layer.succeedContext(yield* StoreConnection.open(connection, store(settings.database)))
+    const dashboard = yield* Layer.buildWithScope(
+      Dashboard.layer({ schema: settings.database.schema, tablePrefix: settings.database.tablePrefix }).pipe(
+        Layer.provide(opened),
+        Layer.mapError((error) => new StartupError({ reason: `Cannot start the dashboard: ${error.message}` }))
+      ),
+      scope
+    )
+    yield* late.set(dashboard)
+    const heartbeat = RelayHeartbeat.layer({
+      batchSize: settings.relay.batchSize,
+      concurrency: settings.relay.concurrency,
+      ordered: settings.relay.ordered
+    }).pipe(Layer.provide(Layer.merge(progress, Layer.succeedContext(dashboard))))
     const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
       Layer.provide(progress),
       Layer.provide(sender(settings.sender, settings.relay)),
       Layer.provide(Layer.provide(leadership(settings.relay, settings.database), opened)),
       Layer.provide(opened)
     )
-    yield* Layer.buildWithScope(relay, scope)
+    yield* Layer.buildWithScope(Layer.merge(relay, heartbeat), scope)
     return Context.make(RelayProgress.RelayProgress, tracker)
   }))

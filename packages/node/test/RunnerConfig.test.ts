@@ -107,6 +107,20 @@ describe("RunnerConfig", () => {
       expect(second._tag).toBe("Exhausted")
     }))
 
+  it.effect("the read-only admin token: at least 16 characters, and not the admin token itself (never echoed)", () =>
+    Effect.gen(function*() {
+      const admin = "admin-token-0123456789"
+      const ok = yield* RunnerConfig.http.pipe(withFlags({ adminToken: admin, adminReadToken: "reader-token-0123456789" }))
+      expect(Option.map(ok.adminReadToken, Redacted.value)).toEqual(Option.some("reader-token-0123456789"))
+      const short = yield* RunnerConfig.http.pipe(withFlags({ adminReadToken: "short-one" }), Effect.flip)
+      expect(short.message).toBe(
+        "Invalid OUTBOX_ADMIN_READ_TOKEN (--admin-read-token): it is too short; expected a string of at least 16 characters, other than the admin token"
+      )
+      const same = yield* RunnerConfig.http.pipe(withFlags({ adminToken: admin, adminReadToken: admin }), Effect.flip)
+      expect(same.message).toContain("it is the admin token")
+      expect(same.message).not.toContain(admin)
+    }))
+
   it.effect("values that cannot work are refused up front, one line naming the setting, what was given and what is expected", () =>
     Effect.gen(function*() {
       const refused = <A>(effect: Effect.Effect<A, RunnerConfig.InvalidSetting>, flags: RunnerConfig.Flags) =>

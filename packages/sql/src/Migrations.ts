@@ -99,7 +99,26 @@ const migrations = (tables: Tables.Tables) => ({
   // of every waiting retry or delayed message.
   "5_due_index": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql`CREATE INDEX ${sql(`${tables.prefix}_due`)} ON ${sql(tables.outbox)} (available_at)
-        WHERE sent_at IS NULL`.withoutTransform)
+        WHERE sent_at IS NULL`.withoutTransform),
+  // Relays announce themselves here (see RelayHeartbeats): one row per running
+  // relay process, rewritten every few seconds and deleted once stale.
+  "6_relay_heartbeats": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE TABLE ${sql(tables.relays)} (
+      relay_id text PRIMARY KEY,
+      host text NOT NULL,
+      pid integer NOT NULL,
+      claim_mode text NOT NULL,
+      batch_size integer NOT NULL,
+      concurrency integer NOT NULL,
+      ordered text NOT NULL,
+      started_at timestamptz NOT NULL,
+      last_batch_at timestamptz,
+      sent bigint NOT NULL DEFAULT 0,
+      retried bigint NOT NULL DEFAULT 0,
+      dead_lettered bigint NOT NULL DEFAULT 0,
+      state text NOT NULL,
+      last_seen timestamptz NOT NULL DEFAULT now()
+    )`.withoutTransform)
 })
 
 /** Runs pending migrations; returns the ones it applied (none when up to date). */

@@ -2,6 +2,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Demo from "../OrdersDemo.js"
 
 /** The demo ran, and its final check found problems (already printed in its summary). */
@@ -19,15 +20,33 @@ export const demo = Command.make(
     failureRate: Options.float("failure-rate").pipe(
       Options.withDescription("Share of webhook requests answered 503 (retried)."),
       Options.withDefault(0.15)
+    ),
+    rate: Options.integer("rate").pipe(
+      Options.withDescription("Orders published per second (default: as fast as possible)."),
+      Options.optional
+    ),
+    dashboardPort: Options.integer("dashboard-port").pipe(
+      Options.withDescription("Port of the dashboard (0: any free port)."),
+      Options.withDefault(0)
+    ),
+    hold: Options.boolean("hold").pipe(
+      Options.withDescription("After the summary, keep the dashboard up until Ctrl-C.")
     )
   },
-  ({ failureRate, messages }) =>
+  ({ dashboardPort, failureRate, hold, messages, rate }) =>
     Effect.flatMap(
-      Demo.run({ messages, failureRate, tty: process.stdout.isTTY === true }),
+      Demo.run({
+        messages,
+        failureRate,
+        tty: process.stdout.isTTY === true,
+        rate: Option.getOrUndefined(rate),
+        dashboard: { port: dashboardPort },
+        hold: hold ? Effect.never : undefined
+      }),
       (summary) => summary.ok ? Effect.void : Effect.fail(new DemoFailed({ problems: summary.problems }))
     )
 ).pipe(
   Command.withDescription(
-    "Publish orders and their outbox messages in one transaction on an embedded database, deliver them to a local webhook receiver that fails some requests, and check every message arrived."
+    "Publish orders and their outbox messages in one transaction on an embedded database, deliver them to a local webhook receiver that fails some requests, and check every message arrived. Serves the dashboard meanwhile (its URL is printed)."
   )
 )

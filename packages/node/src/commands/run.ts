@@ -24,6 +24,7 @@ const relayFlags = settingFlags(
   "httpPort",
   "httpHost",
   "adminToken",
+  "adminReadToken",
   "stallThreshold",
   "logLevel",
   "logFormat"

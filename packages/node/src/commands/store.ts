@@ -1,7 +1,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { OutboxStore, Relay } from "@effect-outbox/core"
-import { Migrations } from "@effect-outbox/sql"
+import { Migrations, RelayRegistry } from "@effect-outbox/sql"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -35,9 +35,13 @@ export const migrate = Command.make("migrate", { database: databaseFlags }, (fla
 export const stats = Command.make("stats", { database: databaseFlags }, (flags) =>
   Effect.gen(function*() {
     const store = yield* OutboxStore.OutboxStore
-    yield* Console.log(JSON.stringify(yield* store.stats))
+    const database = yield* RunnerConfig.database
+    const relays = yield* Effect.flatMap(RelayRegistry.RelayRegistry, (registry) => registry.list).pipe(
+      Effect.provide(RelayRegistry.layer({ schema: database.schema, tablePrefix: database.tablePrefix }))
+    )
+    yield* Console.log(JSON.stringify({ ...(yield* store.stats), relays }))
   }).pipe(withStore({ migrate: true }), withSettingsFrom(flags.database))).pipe(
-    Command.withDescription("Print pending, in-flight and dead message counts, the oldest pending age and the keys parked behind a dead letter, as JSON.")
+    Command.withDescription("Print pending, in-flight and dead message counts, the oldest pending age, the keys parked behind a dead letter and the relays seen in the last minute, as JSON.")
   )
 
 const drainFlags = settingFlags(

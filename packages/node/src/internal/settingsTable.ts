@@ -175,6 +175,13 @@ export const settings = {
     expected: "a string of at least 16 characters",
     secret: true
   }),
+  adminReadToken: setting({
+    env: "OUTBOX_ADMIN_READ_TOKEN",
+    flag: "admin-read-token",
+    description: "A read-only token of the admin API and the dashboard: it can see everything but not replay or purge.",
+    expected: "a string of at least 16 characters, other than the admin token",
+    secret: true
+  }),
   stallThreshold: setting({
     env: "OUTBOX_STALL_THRESHOLD",
     flag: "stall-threshold",

@@ -9,6 +9,8 @@ export interface Tables {
   readonly deadLetters: string
   readonly inbox: string
   readonly migrations: string
+  /** The relays' heartbeats (who drains this outbox, with what settings, last seen when). */
+  readonly relays: string
   /** The NOTIFY channel publishers signal on commit. */
   readonly channel: string
 }
@@ -39,6 +41,7 @@ export const resolve = (options: {
     deadLetters: `${schema}.${prefix}_dead_letters`,
     inbox: `${schema}.${prefix}_inbox`,
     migrations: `${schema}.${prefix}_migrations`,
+    relays: `${schema}.${prefix}_relays`,
     channel: `${schema}.${prefix}`
   })
 }

@@ -1,0 +1,57 @@
+// Building the page's DOM. Every string becomes a text node or an attribute
+// value: nothing from the API is ever parsed as HTML (no innerHTML anywhere),
+// so a payload or an error holding `<script>` shows as text.
+
+type Child = Node | string | number | null | undefined | false
+type Attributes = Record<string, string | boolean | undefined | EventListener>
+
+/** Makes an element: `on…` attributes are listeners, booleans toggle, strings are set as given. */
+export const h = <K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: ReadonlyArray<Child | ReadonlyArray<Child>>
+): HTMLElementTagNameMap[K] => {
+  const element = document.createElement(tag)
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue
+    if (typeof value === "function") element.addEventListener(name.slice(2).toLowerCase(), value)
+    else element.setAttribute(name, value === true ? "" : value)
+  }
+  append(element, children)
+  return element
+}
+
+const append = (parent: Node, children: ReadonlyArray<Child | ReadonlyArray<Child>>) => {
+  for (const child of children) {
+    if (Array.isArray(child)) append(parent, child)
+    else if (child instanceof Node) parent.appendChild(child)
+    else if (child !== null && child !== undefined && child !== false) {
+      parent.appendChild(document.createTextNode(String(child)))
+    }
+  }
+}
+
+/** Replaces an element's children. */
+export const replace = (parent: Element, ...children: ReadonlyArray<Child | ReadonlyArray<Child>>) => {
+  parent.replaceChildren()
+  append(parent, children)
+}
+
+/** `12 s`, `4 min`, `3 h`, `2 d`. */
+export const age = (millis: number | null): string => {
+  if (millis === null) return "—"
+  const seconds = Math.round(millis / 1000)
+  if (seconds < 90) return `${seconds} s`
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`
+  return `${Math.round(seconds / 86_400)} d`
+}
+
+/** How long ago an ISO time was. */
+export const ago = (iso: string | null): string => (iso === null ? "—" : `${age(Date.now() - Date.parse(iso))} ago`)
+
+/** A local date and time, to the second. */
+export const when = (iso: string | null): string =>
+  iso === null ? "—" : new Date(iso).toLocaleString(undefined, { hour12: false })
+
+export const number = (n: number) => n.toLocaleString("en-US")
