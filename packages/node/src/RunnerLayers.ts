@@ -205,7 +205,8 @@ export const runLayer = (settings: {
     const heartbeat = RelayHeartbeat.layer({
       batchSize: settings.relay.batchSize,
       concurrency: settings.relay.concurrency,
-      ordered: settings.relay.ordered
+      ordered: settings.relay.ordered,
+      claimMode: settings.relay.claimMode
     }).pipe(Layer.provide(Layer.merge(progress, Layer.succeedContext(dashboard))))
     const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
       Layer.provide(progress),
