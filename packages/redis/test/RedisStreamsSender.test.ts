@@ -267,6 +267,16 @@ describe("RedisStreamsSender", () => {
       expect(yield* sender.send([message("in", "order.created")])).toEqual([Sender.SendResult.Sent({ id: "in" })])
       expect(proxy.accepted()).toBe(3)
     }))
+
+  it.scopedLive("a database the server does not have: one clear error, one attempt, nothing appended to database 0", () =>
+    Effect.gen(function*() {
+      const proxy = yield* TcpProxy.make(redisAddress)
+      const error = yield* Effect.flip(Effect.scoped(buildSender({ host: proxy.host, port: proxy.port, db: 99_999 })))
+      expect(error.message).toBe(
+        `Redis at ${proxy.host}:${proxy.port}/99999 refused the sender's configuration (not retried): ERR DB index is out of range`
+      )
+      expect(proxy.accepted()).toBe(1)
+    }))
 })
 
 describe("RedisStreamsSender.optionsFromUrl", () => {

@@ -88,7 +88,9 @@ const openConnection = (options: ConnectOptions) =>
     })
     const session: Session = { client, sha: "", ending: undefined, ended }
     client.connect()
-      .then(() => client.script("LOAD", appendScript))
+      // The client reports a failed SELECT (a database the server does not have) as an error
+      // event and carries on with database 0: never append to a database nobody asked for.
+      .then(() => firstError === undefined ? client.script("LOAD", appendScript) : Promise.reject(new Error(firstError)))
       .then(
         (sha) => {
           session.sha = String(sha)
