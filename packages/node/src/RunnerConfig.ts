@@ -65,8 +65,8 @@ export const settings = {
   sender: setting({
     env: "OUTBOX_SENDER",
     flag: "sender",
-    description: "Where to deliver: a webhook (http:// or https://), NATS JetStream (nats://…) or RabbitMQ (amqp:// or amqps://…).",
-    expected: "an http(s)://, nats:// or amqp(s):// URL",
+    description: "Where to deliver: a webhook (http:// or https://), NATS JetStream (nats://…), RabbitMQ (amqp:// or amqps://…) or Redis Streams (redis:// or rediss://…).",
+    expected: "an http(s)://, nats://, amqp(s):// or redis(s):// URL",
     secret: true
   }),
   signingSecret: setting({
@@ -370,14 +370,16 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
 })
 
 /** The kinds of target, by URL scheme. */
-export type SenderKind = "webhook" | "nats" | "amqp"
+export type SenderKind = "webhook" | "nats" | "amqp" | "redis"
 
 const senderKinds: Record<string, SenderKind> = {
   "http:": "webhook",
   "https:": "webhook",
   "nats:": "nats",
   "amqp:": "amqp",
-  "amqps:": "amqp"
+  "amqps:": "amqp",
+  "redis:": "redis",
+  "rediss:": "redis"
 }
 
 /** Where and how to deliver. */
