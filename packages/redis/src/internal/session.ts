@@ -73,7 +73,9 @@ const openConnection = (options: ConnectOptions) =>
       retryStrategy: () => null,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      autoResubscribe: false
+      autoResubscribe: false,
+      // Appends issued in the same tick (a batch) go out in one socket write.
+      enableAutoPipelining: true
     })
     let firstError: string | undefined
     const ended = Deferred.unsafeMake<void>(FiberId.none)
