@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite,ordered]`:
+ * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite,ordered,redis]`:
  * prints a table of figures, each with the floor measured in the same run,
  * then any figure's detail (a query plan), and writes them to bench-results.json.
  */
@@ -11,6 +11,7 @@ import * as Memory from "./memory.js"
 import * as Ordered from "./ordered.js"
 import * as Pglite from "./pglite.js"
 import * as Publish from "./publish.js"
+import * as Redis from "./redis.js"
 import * as Throughput from "./throughput.js"
 
 const args = process.argv.slice(2)
@@ -24,7 +25,8 @@ const scenarios: ReadonlyArray<readonly [string, (quick: boolean) => Promise<Arr
   ["latency", Latency.run],
   ["memory", Memory.run],
   ["pglite", Pglite.run],
-  ["ordered", Ordered.run]
+  ["ordered", Ordered.run],
+  ["redis", Redis.run]
 ]
 
 const format = (value: number) =>
