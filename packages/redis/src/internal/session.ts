@@ -144,43 +144,48 @@ const isReplyError = (error: unknown): error is Error => error instanceof Error 
 export const publish = (options: AppendOptions): Reconnect.Publish<Session> => {
   const windowMillis = String(Math.max(1, Math.round(Duration.toMillis(options.dedupeWindow))))
   const trim = options.trim
+  const trimArguments: Effect.Effect<readonly [string, string]> = trim === undefined
+    ? Effect.succeed(["", ""])
+    : "maxLength" in trim
+    ? Effect.succeed(["MAXLEN", String(trim.maxLength)])
+    // Entry ids start with the millisecond they were added: older than the cut-off is below `<cut-off>-0`.
+    : Effect.map(Clock.currentTimeMillis, (now) => ["MINID", `${Math.max(0, now - Duration.toMillis(trim.maxAge))}-0`])
   return (session, message: OutboxMessage) =>
-    Effect.gen(function*(): Effect.fn.Return<Effect.Effect<void, Reconnect.PublishFailure>, Reconnect.PublishFailure> {
+    Effect.suspend(() => {
       if (session.ending !== undefined || session.client.status !== "ready") {
-        return yield* Effect.fail(
+        return Effect.fail(
           Reconnect.PublishFailure.SessionLost({ reason: session.ending?.reason ?? "the connection is not open" })
         )
       }
-      const [trimKind, threshold] = trim === undefined
-        ? ["", ""]
-        : "maxLength" in trim
-        ? ["MAXLEN", String(trim.maxLength)]
-        // Entry ids start with the millisecond they were added: older than the cut-off is below `<cut-off>-0`.
-        : ["MINID", `${Math.max(0, (yield* Clock.currentTimeMillis) - Duration.toMillis(trim.maxAge))}-0`]
-      const stream = options.stream(message.topic)
-      const reply: Promise<Exit.Exit<void, Reconnect.PublishFailure>> = session.client.evalsha(
-        session.sha,
-        2,
-        options.dedupeKey(message.id),
-        stream,
-        windowMillis,
-        trimKind,
-        threshold,
-        ...StreamEntry.fields(message)
-      ).then(
-        () => Exit.void,
-        (error: unknown) => {
-          const text = errorText(error)
-          if (!isReplyError(error) || /^NOSCRIPT\b/.test(text)) {
-            // The connection went (or the server lost the script: a new session loads it again).
-            return Exit.fail(Reconnect.PublishFailure.SessionLost({ reason: text }))
+      return Effect.map(trimArguments, ([trimKind, threshold]) => {
+        const stream = options.stream(message.topic)
+        const reply: Promise<Exit.Exit<void, Reconnect.PublishFailure>> = session.client.evalsha(
+          session.sha,
+          2,
+          options.dedupeKey(message.id),
+          stream,
+          windowMillis,
+          trimKind,
+          threshold,
+          ...StreamEntry.fields(message)
+        ).then(
+          () => Exit.void,
+          (error: unknown) => {
+            const text = errorText(error)
+            if (!isReplyError(error) || /^NOSCRIPT\b/.test(text)) {
+              // The connection went (or the server lost the script: a new session loads it again).
+              return Exit.fail(Reconnect.PublishFailure.SessionLost({ reason: text }))
+            }
+            const reason = `Redis refused the append to "${stream}": ${text}`
+            return Exit.fail(
+              rejectedFor(text) ? Reconnect.PublishFailure.Rejected({ reason }) : Reconnect.PublishFailure.Failed({ reason })
+            )
           }
-          if (rejectedFor(text)) {
-            return Exit.fail(Reconnect.PublishFailure.Rejected({ reason: `Redis refused the append to "${stream}": ${text}` }))
-          }
-          return Exit.fail(Reconnect.PublishFailure.Failed({ reason: `Redis refused the append to "${stream}": ${text}` }))
-        }
-      )
-      return Effect.flatten(Effect.promise(() => reply))
+        )
+        // The reply is an Exit already: resume with it.
+        return Effect.async<void, Reconnect.PublishFailure>((resume) => {
+          void reply.then(resume)
+        })
+      })
     })
 }
