@@ -8,6 +8,11 @@
  * - **claim**: leasing up to `batchSize` available messages for `leaseFor`, FIFO by id.
  *   Each claim has a fresh **token**; the claimed messages carry it until completed or
  *   until the lease expires, when they become available again (redelivery).
+ * - **attempts**: failed sends, counted by `complete` (a `Retry`); a message's `attempts`
+ *   is that count plus one, the number of the delivery in progress.
+ * - **lost claim**: a claim whose lease expired before `complete` settled it (a relay
+ *   crashed or hung): counted in `lostClaims` by the next claim, never in `attempts`,
+ *   so a crash does not spend the retry policy of the messages it held.
  * - **complete**: settling claimed messages (ack, retry later, dead-letter, release).
  *   It is **fenced**: only messages still leased under the same token are changed;
  *   the rest are reported back as `fenced`, because another claimer may hold them now.
@@ -29,6 +34,7 @@ import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type * as DeadLetter from "./DeadLetter.js"
 import type { MessageId, NewMessage, OutboxMessage } from "./Message.js"
+import type { Malformed } from "./MessageRow.js"
 
 /** What to claim. */
 export interface ClaimOptions {
@@ -50,17 +56,22 @@ export const isOrdered = (
 ): boolean =>
   ordering !== undefined && message.key !== null && (ordering === "all" || ordering.topics.includes(message.topic))
 
-/** Messages leased to one claimer under one token. `attempts` was already counted for this delivery. */
+/**
+ * Messages leased to one claimer under one token. A claimed row that does not
+ * decode (see `MessageRow`) is leased too, but comes back in `malformed`
+ * instead of `messages`: the relay dead-letters it alone (`Malformed`).
+ */
 export interface Claim {
   readonly token: string
   readonly messages: ReadonlyArray<OutboxMessage>
+  readonly malformed?: ReadonlyArray<Malformed> | undefined
 }
 
 /** How to settle one claimed message. */
 export type Completion = Data.TaggedEnum<{
   /** Delivered: remove it (or keep it as sent, where the store retains sent messages). */
   Ack: { readonly id: MessageId }
-  /** Try again after `delay`, keeping `error` as its last error. */
+  /** Try again after `delay`, keeping `error` as its last error: one more failed send counted. */
   Retry: { readonly id: MessageId; readonly delay: Duration.Duration; readonly error: string }
   /**
    * Give up: move it to the dead letters with its reason and last error. With
@@ -73,7 +84,7 @@ export type Completion = Data.TaggedEnum<{
     readonly error: string
     readonly parkKey?: boolean | undefined
   }
-  /** Hand it back untried (shutdown before sending): available at once, and the attempt is not counted. */
+  /** Hand it back untried (shutdown before sending): available at once, and no attempt is counted. */
   Release: { readonly id: MessageId }
 }>
 
@@ -101,11 +112,17 @@ export interface Stats {
   readonly parkedKeys: number
 }
 
-/** A store operation failed (connection lost, query failed). The message says which operation. */
+/**
+ * A store operation failed. The message says which operation. `kind` says
+ * whether the store could not be reached (`Unreachable`: a connection lost or
+ * refused, a restarting database) or answered with an error (`Statement`: the
+ * statement failed, e.g. a value out of range); absent means unknown.
+ */
 export class OutboxStoreError extends Data.TaggedError("OutboxStoreError")<{
   readonly operation: string
   readonly cause?: unknown
   readonly detail?: string | undefined
+  readonly kind?: "Unreachable" | "Statement" | undefined
 }> {
   override get message() {
     return `Outbox store ${this.operation} failed${this.detail === undefined ? "" : `: ${this.detail}`}`
@@ -152,6 +169,11 @@ export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<
    * it may be late, merged or lost, so the relay also polls. It never fails.
    */
   readonly wakeups: Stream.Stream<void>
+  /**
+   * Where `wakeups` come from, for the relay's start log (e.g. `NOTIFY on
+   * "outbox"`); absent when the store has none and relays only poll.
+   */
+  readonly wakeupsFrom?: string | undefined
   /**
    * How long until the next unsent message becomes claimable by time alone: a
    * delayed message or a retry coming due, or a lease running out. `None` when

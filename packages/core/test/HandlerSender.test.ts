@@ -33,7 +33,7 @@ describe("HandlerSender", () => {
       const sender = yield* HandlerSender.make([
         HandlerSender.handler(OrderCreated, (order) => (order.n === 1 ? Effect.die(new Error("bug")) : Effect.void))
       ])
-      const base = { topic: "order.created", key: null, headers: {}, attempts: 1, createdAt: new Date(0), availableAt: new Date(0) }
+      const base = { topic: "order.created", key: null, headers: {}, attempts: 1, lostClaims: 0, createdAt: new Date(0), availableAt: new Date(0) }
       const results = yield* sender.send([
         { ...base, id: "1", payload: { n: 1 } },
         { ...base, id: "2", payload: { n: "two" } },
@@ -42,5 +42,16 @@ describe("HandlerSender", () => {
       expect(results.map((r) => r._tag)).toEqual(["Failed", "Rejected", "Sent"])
       expect(results[0]).toMatchObject({ error: "bug" })
       expect(results[1]).toMatchObject({ reason: "Undecodable" })
+    }))
+
+  it.effect("two handlers for one topic are refused at layer build, naming the topic", () =>
+    Effect.gen(function*() {
+      const twice = HandlerSender.layer(
+        HandlerSender.handler(OrderCreated, () => Effect.void),
+        HandlerSender.handler(OrderCreated, () => Effect.void)
+      )
+      const error = yield* Layer.build(twice).pipe(Effect.scoped, Effect.flip)
+      expect(error._tag).toBe("DuplicateHandler")
+      expect(error.message).toBe(`Two handlers for topic "order.created": give one per topic (compose them inside it to run several)`)
     }))
 })

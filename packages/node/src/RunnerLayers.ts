@@ -77,7 +77,7 @@ export const store = (
     onSome: (url) =>
       SqlOutboxStore.layer(storeOptions).pipe(
         Layer.provide(Notifications.layerPg),
-        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox" }))
+        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox", maxConnections: database.poolSize }))
       ),
     onNone: () =>
       SqlOutboxStore.layer(storeOptions).pipe(
@@ -95,17 +95,15 @@ export const store = (
       : new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` }))
 }
 
-/** Requests in flight at once per batch. */
-const webhookConcurrency = 10
-
 /**
  * The sender for the settings: a webhook, NATS JetStream, RabbitMQ or Redis Streams, by the
  * URL's scheme. Broker senders connect (once) before the relay starts.
  */
 export const sender = (
   settings: RunnerConfig.SenderSettings,
-  sendTimeout: RunnerConfig.RelaySettings["sendTimeout"]
+  relay: Pick<RunnerConfig.RelaySettings, "sendTimeout" | "webhookConcurrency">
 ): Layer.Layer<Sender.Sender, StartupError> => {
+  const sendTimeout = relay.sendTimeout
   const layer: Layer.Layer<Sender.Sender, { readonly message: string }> = settings.kind === "nats"
     ? NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
     : settings.kind === "amqp"
@@ -116,7 +114,7 @@ export const sender = (
       url: Redacted.value(settings.url),
       secret: Option.getOrUndefined(settings.signingSecret),
       timeout: sendTimeout,
-      concurrency: webhookConcurrency
+      concurrency: relay.webhookConcurrency
     }).pipe(Layer.provide(NodeHttpClient.layerUndici))
   // Each sender's errors name the host at most, never credentials.
   return Layer.mapError(layer, (error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
@@ -146,7 +144,7 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   // then reports what is unconfirmed as failed): the relay's own timeout is
   // only a backstop above it.
   sendTimeout: kind === "webhook"
-    ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / webhookConcurrency) + 1)
+    ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / relay.webhookConcurrency) + 1)
     : Duration.times(relay.sendTimeout, 2),
   shutdownTimeout: relay.shutdownTimeout,
   retryPolicy: relay.retryPolicy,
@@ -158,21 +156,24 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
  * Everything `outbox run` runs: the management server first, then the store
  * (waiting for the database while it is down or starting, see
  * `StoreConnection`; `/readyz` says so meanwhile), then the sender,
- * leadership and the relay (tracked for readiness).
+ * leadership and the relay (tracked for readiness). The relay's tracker is
+ * the output, so the runner can wait on `RelayProgress.failWhenStopped`.
  */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
-}): Layer.Layer<never, StartupError | RunnerConfig.InvalidSetting> =>
-  Layer.scopedDiscard(Effect.gen(function*() {
+}): Layer.Layer<RelayProgress.RelayProgress, StartupError | RunnerConfig.InvalidSetting> =>
+  Layer.scopedContext(Effect.gen(function*() {
     const scope = yield* Effect.scope
     const connection = yield* StoreConnection.make
-    const progress = Layer.succeed(RelayProgress.RelayProgress, yield* RelayProgress.make)
+    const tracker = yield* RelayProgress.make
+    const progress = Layer.succeed(RelayProgress.RelayProgress, tracker)
     if (settings.http.port !== undefined) {
       const http = ManagementServer.layer({
         port: settings.http.port,
+        host: settings.http.host,
         adminToken: Option.getOrUndefined(settings.http.adminToken),
         readiness: { stallThreshold: settings.http.stallThreshold }
       }).pipe(
@@ -189,9 +190,10 @@ export const runLayer = (settings: {
     const opened = Layer.succeedContext(yield* StoreConnection.open(connection, store(settings.database)))
     const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
       Layer.provide(progress),
-      Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
+      Layer.provide(sender(settings.sender, settings.relay)),
       Layer.provide(Layer.provide(leadership(settings.relay, settings.database), opened)),
       Layer.provide(opened)
     )
     yield* Layer.buildWithScope(relay, scope)
+    return Context.make(RelayProgress.RelayProgress, tracker)
   }))

@@ -1,13 +1,15 @@
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as RelayProgress from "../RelayProgress.js"
 import * as RunnerConfig from "../RunnerConfig.js"
 import * as RunnerLayers from "../RunnerLayers.js"
-import { databaseFlags, settingFlags, withSettingsFrom } from "./flags.js"
+import { databaseFlags, settingFlags, withLogging, withSettingsFrom } from "./flags.js"
 
 const relayFlags = settingFlags(
   "sender",
   "signingSecret",
+  "webhookConcurrency",
   "batchSize",
   "concurrency",
   "pollInterval",
@@ -19,8 +21,11 @@ const relayFlags = settingFlags(
   "ordered",
   "deadLetteredKey",
   "httpPort",
+  "httpHost",
   "adminToken",
-  "stallThreshold"
+  "stallThreshold",
+  "logLevel",
+  "logFormat"
 )
 
 /** `outbox run`: drain the outbox into the sender until SIGTERM/SIGINT. */
@@ -34,8 +39,14 @@ export const run = Command.make("run", { database: databaseFlags, relay: relayFl
       http: yield* RunnerConfig.http
     }
     yield* Effect.logInfo(`Relaying from the ${RunnerLayers.describeDatabase(database)}`)
-    return yield* Layer.launch(RunnerLayers.runLayer(settings))
-  }).pipe(withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
+    // Up until a signal interrupts it; a drain loop that ends for any other reason ends the process (exit 1).
+    return yield* Effect.scoped(
+      Effect.flatMap(
+        Layer.build(RunnerLayers.runLayer(settings)),
+        (running) => Effect.provide(RelayProgress.failWhenStopped, running)
+      )
+    )
+  }).pipe(withLogging, withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
     Command.withDescription(
       "Drain the outbox into the sender until SIGTERM/SIGINT (then finish in-flight batches and exit 0). Serves /healthz, /readyz, /metrics and the admin API."
     )
