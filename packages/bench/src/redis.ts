@@ -91,6 +91,7 @@ const messages = (total: number, prefix: string): Array<Message.OutboxMessage> =
     payload: { orderId: `order-${n}`, customer: `customer-${n % 1000}`, total: n * 1.5, note: "x".repeat(120) },
     headers: {},
     attempts: 1,
+    lostClaims: 0,
     createdAt: new Date(0),
     availableAt: new Date(0)
   }))

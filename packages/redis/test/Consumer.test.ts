@@ -19,6 +19,7 @@ const message = (id: string, n: number): Message.OutboxMessage => ({
   payload: { n },
   headers: {},
   attempts: 1,
+  lostClaims: 0,
   createdAt: new Date(0),
   availableAt: new Date(0)
 })
