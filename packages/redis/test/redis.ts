@@ -31,7 +31,9 @@ export const adminClient = (address: { readonly host: string; readonly port: num
         maxRetriesPerRequest: 1
       })
       client.on("error", () => undefined)
-      await client.connect()
+      await client.connect().catch((error: unknown) => {
+        throw new Error(`Cannot reach the test Redis at ${address.host}:${address.port} (OUTBOX_TEST_REDIS): ${String(error)}`)
+      })
       return client
     }),
     (client) => Effect.sync(() => client.disconnect())
