@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite,ordered,cliff]`:
+ * `npm run bench [-- --quick] [-- --only throughput,publish,latency,memory,pglite,ordered,cliff,redis]`:
  * prints a table of figures, each with the floor measured in the same run,
  * then any figure's detail (a query plan), and writes them to bench-results.json.
  */
@@ -12,6 +12,7 @@ import * as Memory from "./memory.js"
 import * as Ordered from "./ordered.js"
 import * as Pglite from "./pglite.js"
 import * as Publish from "./publish.js"
+import * as Redis from "./redis.js"
 import * as Throughput from "./throughput.js"
 
 const args = process.argv.slice(2)
@@ -26,7 +27,8 @@ const scenarios: ReadonlyArray<readonly [string, (quick: boolean) => Promise<Arr
   ["memory", Memory.run],
   ["pglite", Pglite.run],
   ["ordered", Ordered.run],
-  ["cliff", Cliff.run]
+  ["cliff", Cliff.run],
+  ["redis", Redis.run]
 ]
 
 const format = (value: number) =>

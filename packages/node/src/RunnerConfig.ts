@@ -189,14 +189,16 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
 })
 
 /** The kinds of target, by URL scheme. */
-export type SenderKind = "webhook" | "nats" | "amqp"
+export type SenderKind = "webhook" | "nats" | "amqp" | "redis"
 
 const senderKinds: Record<string, SenderKind> = {
   "http:": "webhook",
   "https:": "webhook",
   "nats:": "nats",
   "amqp:": "amqp",
-  "amqps:": "amqp"
+  "amqps:": "amqp",
+  "redis:": "redis",
+  "rediss:": "redis"
 }
 
 /** Where and how to deliver. */

@@ -9,6 +9,7 @@ import { AmqpSender } from "@effect-outbox/amqp"
 import { Leadership, OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
 import { NatsSender } from "@effect-outbox/nats"
 import { PgliteClient } from "@effect-outbox/pglite"
+import { RedisStreamsSender } from "@effect-outbox/redis"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -97,7 +98,7 @@ export const store = (
 }
 
 /**
- * The sender for the settings: a webhook, NATS JetStream or RabbitMQ, by the
+ * The sender for the settings: a webhook, NATS JetStream, RabbitMQ or Redis Streams, by the
  * URL's scheme. Broker senders connect (once) before the relay starts.
  */
 export const sender = (
@@ -109,6 +110,8 @@ export const sender = (
     ? NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
     : settings.kind === "amqp"
     ? AmqpSender.layerFromUrl(settings.url, { timeout: sendTimeout })
+    : settings.kind === "redis"
+    ? RedisStreamsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
     : WebhookSender.layer({
       url: Redacted.value(settings.url),
       secret: Option.getOrUndefined(settings.signingSecret),

@@ -6,10 +6,13 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import amqp from "amqplib"
 import { Effect, Redacted } from "effect"
-import { runToEnd } from "./outboxProcess.js"
+import { Redis } from "ioredis"
+import * as ChildProcess from "node:child_process"
+import * as Net from "node:net"
+import { runToEnd, waitFor } from "./outboxProcess.js"
 
-// `outbox drain` with a broker as OUTBOX_SENDER: the runner wires the NATS and
-// RabbitMQ senders by URL scheme (their own packages test reconnects and confirms).
+// `outbox drain` with a broker as OUTBOX_SENDER: the runner wires the NATS,
+// RabbitMQ and Redis senders by URL scheme (their own packages test reconnects and confirms).
 const databaseUrl = process.env.OUTBOX_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const schema = `brokers_${process.pid}`
 const suffix = `${process.pid}_${Math.floor(performance.now())}`
@@ -66,6 +69,41 @@ describe("outbox drain into a broker", () => {
       await channel.deleteQueue(queue)
       await channel.deleteExchange(exchange)
       await connection.close()
+    }
+  }, 60_000)
+
+  it("redis:// appends every message to the topic's stream; a wrong password stops it at once; the password is never printed", async () => {
+    // A redis-server of the test's own, with a password (the shared one has none).
+    const port = await new Promise<number>((resolve) => {
+      const probe = Net.createServer().listen(0, "127.0.0.1", () => {
+        const address = probe.address()
+        probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+      })
+    })
+    const password = `runner-secret-${suffix}`
+    const server = ChildProcess.spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", password],
+      { stdio: "ignore" }
+    )
+    const client = new Redis({ port, password, lazyConnect: true, retryStrategy: () => null })
+    client.on("error", () => undefined)
+    try {
+      await waitFor("redis-server to listen", () => client.connect().then(() => true, () => false))
+      await seed(30)
+      const wrong = await drain(`redis://:wrong-${password}@127.0.0.1:${port}/0?streamPrefix=runner:`)
+      expect(wrong.code, wrong.output).toBe(1)
+      expect(wrong.output).toContain(
+        `Cannot use OUTBOX_SENDER: Redis at 127.0.0.1:${port}/0 refused the credentials or permissions (not retried): WRONGPASS`
+      )
+      const result = await drain(`redis://:${password}@127.0.0.1:${port}/0?streamPrefix=runner:`)
+      expect(result.code, result.output).toBe(0)
+      expect(totals(result.output)).toMatchObject({ claimed: 30, sent: 30, deadLettered: 0 })
+      expect(await client.xlen("runner:order.created")).toBe(30)
+      for (const output of [wrong.output, result.output]) expect(output).not.toContain(password)
+    } finally {
+      client.disconnect()
+      server.kill("SIGKILL")
     }
   }, 60_000)
 })

@@ -95,7 +95,7 @@ describe("outbox CLI", () => {
     const missing = await runToEnd(["run"], {})
     expect(missing.code).toBe(2)
     expect(missing.output.trim()).toBe(
-      "outbox: Invalid OUTBOX_SENDER (--sender): it is not set; expected an http(s)://, nats:// or amqp(s):// URL"
+      "outbox: Invalid OUTBOX_SENDER (--sender): it is not set; expected an http(s)://, nats://, amqp(s):// or redis(s):// URL"
     )
   })
 

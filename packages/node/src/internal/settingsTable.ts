@@ -55,8 +55,8 @@ export const settings = {
   sender: setting({
     env: "OUTBOX_SENDER",
     flag: "sender",
-    description: "Where to deliver: a webhook (http:// or https://), NATS JetStream (nats://…) or RabbitMQ (amqp:// or amqps://…).",
-    expected: "an http(s)://, nats:// or amqp(s):// URL",
+    description: "Where to deliver: a webhook (http:// or https://), NATS JetStream (nats://…), RabbitMQ (amqp:// or amqps://…) or Redis Streams (redis:// or rediss://…).",
+    expected: "an http(s)://, nats://, amqp(s):// or redis(s):// URL",
     secret: true
   }),
   signingSecret: setting({

@@ -1,0 +1,61 @@
+import { MemoryStore, type Message, OutboxStore, Relay, Sender } from "@effect-outbox/core"
+import * as Reconnect from "@effect-outbox/core/Reconnect"
+import { Drain } from "@effect-outbox/core/testing"
+import { expect } from "@effect/vitest"
+import { Context, Effect, HashMap, Layer, Logger, Option } from "effect"
+
+/**
+ * Relays `count` messages, round-robin over `topics`, through `Relay` + `MemoryStore` into the
+ * sender. `alongside(handedSoFar)` runs concurrently with each send, once the
+ * sender has started on the batch (to cut connections while publishes are in flight).
+ * Returns the published ids and how many hand-overs were repeats (relay retries).
+ */
+export const relay = (
+  senderLayer: Layer.Layer<Sender.Sender, unknown>,
+  topics: ReadonlyArray<string>,
+  count: number,
+  alongside: (handedSoFar: number) => Effect.Effect<void> = () => Effect.void
+) =>
+  Effect.gen(function*() {
+    const handed = new Map<string, number>()
+    let handedSoFar = 0
+    const counting = Layer.effect(
+      Sender.Sender,
+      Effect.map(Sender.Sender, (inner) => ({
+        send: (batch: ReadonlyArray<Message.OutboxMessage>) => {
+          for (const { id } of batch) handed.set(id, (handed.get(id) ?? 0) + 1)
+          handedSoFar += batch.length
+          return Effect.zipLeft(inner.send(batch), Effect.zipRight(Effect.yieldNow(), alongside(handedSoFar)), {
+            concurrent: true
+          })
+        }
+      }))
+    ).pipe(Layer.provide(senderLayer))
+    const context = yield* Layer.build(Layer.merge(MemoryStore.layer, counting))
+    const store = Context.get(context, OutboxStore.OutboxStore)
+    const ids = yield* store.append(
+      Array.from({ length: count }, (_, i) => ({ topic: topics[i % topics.length] ?? "", key: null, payload: { n: i, pad: "x".repeat(100) }, headers: {} }))
+    )
+    yield* Relay.run({ batchSize: 250, pollInterval: "50 millis", sendTimeout: "15 seconds" }).pipe(
+      Effect.provide(context),
+      Effect.forkScoped
+    )
+    const stats = yield* Drain.untilDrained({ clock: "live", step: "20 millis", timeout: "60 seconds" }).pipe(
+      Effect.provide(context)
+    )
+    expect(stats).toMatchObject({ pending: 0, inFlight: 0, dead: 0 })
+    const resent = Array.from(handed.values()).reduce((sum, times) => sum + times - 1, 0)
+    return { ids, resent }
+  })
+
+/** Adds up the messages the sender published again after a lost session (from its log). */
+export const republishedCounter = () => {
+  const counter = { messages: 0 }
+  const logger = Logger.make(({ annotations, message }) => {
+    const text = Array.isArray(message) ? message.join(" ") : String(message)
+    if (text !== Reconnect.republishing) return
+    const count = Option.getOrUndefined(HashMap.get(annotations, "messages"))
+    counter.messages += typeof count === "number" ? count : 0
+  })
+  return { counter, layer: Logger.add(logger) }
+}
