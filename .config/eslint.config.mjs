@@ -27,7 +27,7 @@ export default tseslint.config(
   },
   {
     // Tests, examples, benchmarks and the runner's process edge may read real time.
-    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**"],
+    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**", "packages/chaos/**"],
     rules: { "no-restricted-properties": "off" }
   }
 )
