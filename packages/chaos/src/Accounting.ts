@@ -60,6 +60,7 @@ export interface Books {
   readonly duplicates: number
   readonly duplicateSources: Record<DuplicateSource, number>
   readonly duplicateBounds: Record<DuplicateSource, number>
+  readonly unexplainedSample: ReadonlyArray<string>
   readonly deadLetters: Record<string, number>
   readonly orderViolations: number
   readonly orderViolationSample: ReadonlyArray<string>
@@ -139,11 +140,20 @@ export const balance = (input: {
     "ack lost to a cut or restart": 0,
     "unexplained": 0
   }
+  const unexplainedSample: Array<string> = []
   for (const list of byMessage.values()) {
     for (let i = 1; i < list.length; i++) {
       const previous = list[i - 1]
       const current = list[i]
-      if (previous !== undefined && current !== undefined) duplicateSources[sourceOf(previous, current, processes, injected, limits)]++
+      if (previous === undefined || current === undefined) continue
+      const source = sourceOf(previous, current, processes, injected, limits)
+      duplicateSources[source]++
+      if (source === "unexplained" && unexplainedSample.length < 20) {
+        const sender = processes.get(previous.process)
+        unexplainedSample.push(
+          `${previous.key}#${previous.seq}: ${previous.process} at ${previous.at} ms (ended ${sender?.endedBy ?? "-"} at ${sender?.endedAt ?? "-"}), again by ${current.process} at ${current.at} ms`
+        )
+      }
     }
   }
   const duplicates = deliveries.length - byMessage.size
@@ -235,6 +245,7 @@ export const balance = (input: {
     duplicates,
     duplicateSources,
     duplicateBounds,
+    unexplainedSample,
     deadLetters,
     orderViolations,
     orderViolationSample,

@@ -28,6 +28,9 @@ export const ChaosEvent = Topic.make(
 
 class AlreadyCommitted extends Data.TaggedError("AlreadyCommitted")<{}> {}
 
+// An error at COMMIT (the server going away) arrives as a defect: it is as retryable as any other.
+class Interrupted extends Data.TaggedError("Interrupted")<{ readonly cause: unknown }> {}
+
 /** What the producer did. */
 export interface Produced {
   readonly transactions: number
@@ -90,6 +93,7 @@ export const publish = (
         Effect.gen(function*() {
           let attempt = 0
           yield* publishOne(batch).pipe(
+            Effect.catchAllDefect((cause) => Effect.fail(new Interrupted({ cause }))),
             Effect.tapError(() => Effect.sync(() => attempt++ === 0 ? stats.retried++ : undefined)),
             Effect.retry({ while: (error) => error._tag !== "AlreadyCommitted", schedule: Schedule.spaced("200 millis").pipe(Schedule.upTo("90 seconds")) }),
             Effect.catchTag("AlreadyCommitted", () => Effect.sync(() => stats.inDoubtCommitted++))

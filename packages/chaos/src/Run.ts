@@ -131,13 +131,18 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
         await sleep(options.publishFor * 0.4)
         const at = now()
         log_(`${mode}: restarting Postgres`)
-        await cluster.restart()
+        await cluster.restart().then(
+          () => log_(`${mode}: Postgres back after ${now() - at} ms`),
+          (error: unknown) => log_(`${mode}: Postgres restart failed: ${String(error)}`)
+        )
         injected.postgresRestarts.push(at)
-        log_(`${mode}: Postgres back after ${now() - at} ms`)
       })())
     }
     const rest = await runtime.runPromise(Producer.publish(plan.slice(upfront), { fibers: 2, spreadMs: options.publishFor, prng }))
-    faultsOver = true
+      .finally(() => {
+        faultsOver = true
+      })
+    // Every fault has stopped (and Postgres is up again) before the books are read.
     await Promise.all(faults)
     log_(`${mode}: all published at ${now()} ms; faults off, waiting for the drain`)
 

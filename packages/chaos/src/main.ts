@@ -42,6 +42,7 @@ const table = (result: Run.RunResult) => {
   const checks = books.invariants.map((invariant) => `${invariant.ok ? "ok  " : "FAIL"}  ${invariant.name}: ${invariant.detail}`)
   const details = [
     ...books.lostSample.map((name) => `lost: ${name}`),
+    ...books.unexplainedSample.map((line) => `unexplained duplicate: ${line}`),
     ...books.orderViolationSample.map((line) => `order: ${line}`),
     ...books.relaysExitedOnTheirOwn.map((relay) => `${relay.name} exited with ${relay.code}; it printed:\n${relay.output}`)
   ]
