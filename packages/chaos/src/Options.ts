@@ -50,6 +50,7 @@ export interface Options {
   readonly batchSize: number
   readonly concurrency: number
   readonly sendTimeoutMs: number
+  readonly leaseMs: number
   readonly drainDeadlineMs: number
   readonly output: string
 }
@@ -162,8 +163,9 @@ export const parse = (args: ReadonlyArray<string>): Options => {
     poisonRate: 0.002,
     batchSize: 50,
     concurrency: 2,
-    sendTimeoutMs: 1_000,
-    drainDeadlineMs: quick ? 90_000 : 180_000,
+    sendTimeoutMs: 2_000,
+    leaseMs: 15_000,
+    drainDeadlineMs: quick ? 120_000 : 300_000,
     output
   }
 }

@@ -26,6 +26,8 @@ export interface RelayProcess {
   exitSignal: NodeJS.Signals | null | undefined
   /** The end of what it printed, for a report on a relay that exited on its own. */
   output: string
+  /** Messages whose lease it lost before completing them, as it logged them ("fenced"). */
+  fenced: number
 }
 
 /** The relays' settings. */
@@ -39,6 +41,7 @@ export interface Settings {
   readonly batchSize: number
   readonly concurrency: number
   readonly sendTimeoutMs: number
+  readonly leaseMs: number
   readonly skewMs: number | undefined
 }
 
@@ -79,7 +82,8 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
       endedAt: undefined,
       exitCode: undefined,
       exitSignal: undefined,
-      output: ""
+      output: "",
+      fenced: 0
     }
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
@@ -91,7 +95,7 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
       OUTBOX_BATCH_SIZE: String(settings.batchSize),
       OUTBOX_CONCURRENCY: String(settings.concurrency),
       OUTBOX_POLL_INTERVAL: "500ms",
-      OUTBOX_LEASE: "10s",
+      OUTBOX_LEASE: `${settings.leaseMs}ms`,
       OUTBOX_SEND_TIMEOUT: `${settings.sendTimeoutMs}ms`,
       OUTBOX_SHUTDOWN_TIMEOUT: "5s",
       OUTBOX_RETRY: "exponential-jitter:base=200ms,cap=2s,attempts=10",
@@ -101,8 +105,16 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
     if (skewed) env.CHAOS_CLOCK_SKEW_MS = String(settings.skewMs)
     const args = skewed ? ["--import", skewModule, binary, "run"] : [binary, "run"]
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
+    let partial = ""
     const keep = (chunk: Buffer) => {
-      relay.output = (relay.output + chunk.toString()).slice(-4000)
+      const text = chunk.toString()
+      relay.output = (relay.output + text).slice(-4000)
+      const lines = (partial + text).split("\n")
+      partial = lines.pop() ?? ""
+      for (const line of lines) {
+        const fenced = /fenced: (\d+)/.exec(line)
+        if (fenced !== null) relay.fenced += Number(fenced[1])
+      }
     }
     child.stdout?.on("data", keep)
     child.stderr?.on("data", keep)
@@ -141,7 +153,8 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
   return {
     processes,
     signalRandom: (signal) => {
-      const target = prng.pick([...children.keys()].filter((relay) => relay.endedBy === undefined))
+      // A relay still starting has nothing in flight: faults go to relays at work.
+      const target = prng.pick([...children.keys()].filter((relay) => relay.endedBy === undefined && relay.readyAt !== undefined))
       if (target === undefined) return undefined
       target.endedBy = signal
       target.endedAt = now()

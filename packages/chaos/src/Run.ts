@@ -98,6 +98,7 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
       batchSize: options.batchSize,
       concurrency: options.concurrency,
       sendTimeoutMs: options.sendTimeoutMs,
+      leaseMs: options.leaseMs,
       skewMs: options.faults.skew ? options.skewMs : undefined
     }, prng, now)
     let relaysStopped = false
@@ -176,7 +177,8 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
         batchSize: options.batchSize,
         concurrency: options.concurrency,
         ordered: mode === "ordered",
-        ackWindowMs: 10_000 + options.sendTimeoutMs * (Math.ceil(options.batchSize / 10) + 1)
+        ackWindowMs: options.leaseMs + options.sendTimeoutMs * (Math.ceil(options.batchSize / 10) + 1),
+        leaseMs: options.leaseMs
       },
       badSignatures: counts.badSignatures,
       drained

@@ -14,6 +14,8 @@ import * as Run from "./Run.js"
 
 const ms = (value: number) => (Number.isNaN(value) ? "n/a" : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`)
 
+const bound = (value: number) => (Number.isFinite(value) ? String(value) : "none: not an injected fault")
+
 const table = (result: Run.RunResult) => {
   const { books } = result
   const share = (n: number) => `${n} (${((100 * n) / Math.max(1, books.produced)).toFixed(1)}%)`
@@ -25,7 +27,7 @@ const table = (result: Run.RunResult) => {
     ["phantom (never committed)", String(books.phantom)],
     ["duplicates", share(books.duplicates)],
     ...Object.entries(books.duplicateSources).map(([source, count]) =>
-      [`  from ${source}`, `${count} (bound ${books.duplicateBounds[source as keyof typeof books.duplicateBounds]})`] as const
+      [`  from ${source}`, `${count} (bound ${bound(books.duplicateBounds[source as keyof typeof books.duplicateBounds])})`] as const
     ),
     ["dead letters", Object.entries(books.deadLetters).map(([reason, n]) => `${reason} ${n}`).join(", ") || "0"],
     ["order violations (first deliveries)", `${books.orderViolations}${result.mode === "ordered" ? "" : " (not required)"}`],

@@ -5,13 +5,8 @@
  *
  * @since 0.1.0
  */
-import { AmqpSender } from "@effect-outbox/amqp"
 import { Leadership, type OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
-import { NatsSender } from "@effect-outbox/nats"
-import { PgliteClient } from "@effect-outbox/pglite"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -25,7 +20,12 @@ import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayProgress from "./RelayProgress.js"
 import type * as RunnerConfig from "./RunnerConfig.js"
-import * as WebhookSender from "./WebhookSender.js"
+
+// Start-up loads only what the settings use: a driver, a sender and its client
+// are imported when their layer is built (a broker client or the embedded
+// database costs hundreds of milliseconds of module loading for nothing otherwise).
+const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
+  Layer.unwrapEffect(Effect.promise(load))
 
 /** The runner could not start: no database, a port taken. The message is safe to print. */
 export class StartupError extends Data.TaggedError("StartupError")<{ readonly reason: string }> {
@@ -72,15 +72,21 @@ export const store = (
   const where = describeDatabase(database)
   const layer = Option.match(database.url, {
     onSome: (url) =>
-      SqlOutboxStore.layer(storeOptions).pipe(
-        Layer.provide(Notifications.layerPg),
-        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox" }))
-      ),
+      lazy(async () => {
+        const PgClient = await import("@effect/sql-pg/PgClient")
+        return SqlOutboxStore.layer(storeOptions).pipe(
+          Layer.provide(Notifications.layerPg),
+          Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox" }))
+        )
+      }),
     onNone: () =>
-      SqlOutboxStore.layer(storeOptions).pipe(
-        Layer.provide(Layer.unwrapEffect(Effect.map(PgliteClient.PgliteClient, (client) => Notifications.layerFrom(client.listen)))),
-        Layer.provideMerge(PgliteClient.layer({ dataDir: database.dataDir }))
-      )
+      lazy(async () => {
+        const { PgliteClient } = await import("@effect-outbox/pglite")
+        return SqlOutboxStore.layer(storeOptions).pipe(
+          Layer.provide(Layer.unwrapEffect(Effect.map(PgliteClient.PgliteClient, (client) => Notifications.layerFrom(client.listen)))),
+          Layer.provideMerge(PgliteClient.layer({ dataDir: database.dataDir }))
+        )
+      })
   })
   return Layer.catchAll(layer, (error) =>
     Layer.fail(new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` })))
@@ -98,15 +104,21 @@ export const sender = (
   sendTimeout: RunnerConfig.RelaySettings["sendTimeout"]
 ): Layer.Layer<Sender.Sender, StartupError> => {
   const layer: Layer.Layer<Sender.Sender, { readonly message: string }> = settings.kind === "nats"
-    ? NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
+    ? lazy(async () => (await import("@effect-outbox/nats")).NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout }))
     : settings.kind === "amqp"
-    ? AmqpSender.layerFromUrl(settings.url, { timeout: sendTimeout })
-    : WebhookSender.layer({
-      url: Redacted.value(settings.url),
-      secret: Option.getOrUndefined(settings.signingSecret),
-      timeout: sendTimeout,
-      concurrency: webhookConcurrency
-    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    ? lazy(async () => (await import("@effect-outbox/amqp")).AmqpSender.layerFromUrl(settings.url, { timeout: sendTimeout }))
+    : lazy(async () => {
+      const [WebhookSender, NodeHttpClient] = await Promise.all([
+        import("./WebhookSender.js"),
+        import("@effect/platform-node/NodeHttpClient")
+      ])
+      return WebhookSender.layer({
+        url: Redacted.value(settings.url),
+        secret: Option.getOrUndefined(settings.signingSecret),
+        timeout: sendTimeout,
+        concurrency: webhookConcurrency
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    })
   // Each sender's errors name the host at most, never credentials.
   return Layer.mapError(layer, (error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
 }

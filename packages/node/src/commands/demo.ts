@@ -2,7 +2,6 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Demo from "../OrdersDemo.js"
 
 /** The demo ran, and its final check found problems (already printed in its summary). */
 export class DemoFailed extends Data.TaggedError("DemoFailed")<{ readonly problems: ReadonlyArray<string> }> {
@@ -23,7 +22,9 @@ export const demo = Command.make(
   },
   ({ failureRate, messages }) =>
     Effect.flatMap(
-      Demo.run({ messages, failureRate, tty: process.stdout.isTTY === true }),
+      // Loaded on use: the demo's embedded database is not for `run`'s start-up to pay for.
+      Effect.flatMap(Effect.promise(() => import("../OrdersDemo.js")), (Demo) =>
+        Demo.run({ messages, failureRate, tty: process.stdout.isTTY === true })),
       (summary) => summary.ok ? Effect.void : Effect.fail(new DemoFailed({ problems: summary.problems }))
     )
 ).pipe(
