@@ -56,7 +56,8 @@ export interface Relays {
   readonly stop: (graceMs: number) => Promise<void>
 }
 
-const binary = fileURLToPath(import.meta.resolve("@effect-outbox/node/bin"))
+/** The `outbox` executable as installed: the runner package's bundle (see its scripts/bundle.mjs). */
+export const binary = fileURLToPath(new URL("./bundle/bin.js", import.meta.resolve("@effect-outbox/node")))
 const skewModule = fileURLToPath(new URL("./clockSkew.js", import.meta.url))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

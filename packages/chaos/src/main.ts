@@ -7,9 +7,9 @@
 import { execFileSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import os from "node:os"
-import { fileURLToPath } from "node:url"
 import { ClusterError } from "./Cluster.js"
 import * as Options from "./Options.js"
+import { binary } from "./Relays.js"
 import * as Run from "./Run.js"
 
 const ms = (value: number) => (Number.isNaN(value) ? "n/a" : value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`)
@@ -63,8 +63,7 @@ const main = async () => {
     throw error
   }
   if (options.claimMode === "transactional") {
-    const bin = fileURLToPath(import.meta.resolve("@effect-outbox/node/bin"))
-    const help = execFileSync(process.execPath, [bin, "run", "--help"], { encoding: "utf8" })
+    const help = execFileSync(process.execPath, [binary, "run", "--help"], { encoding: "utf8" })
     if (!help.includes("claim-mode")) {
       process.stderr.write("chaos: this build of `outbox run` has no transactional claim mode (OUTBOX_CLAIM_MODE); use --claim-mode lease\n")
       return 2
