@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Leadership, type OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
+import { Leadership, OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
@@ -19,7 +19,9 @@ import { scrubber } from "./internal/redact.js"
 import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayProgress from "./RelayProgress.js"
-import type * as RunnerConfig from "./RunnerConfig.js"
+import { isRefusedSetting } from "./internal/databaseRefusal.js"
+import * as RunnerConfig from "./RunnerConfig.js"
+import * as StoreConnection from "./StoreConnection.js"
 
 // Start-up loads only what the settings use: a driver, a sender and its client
 // are imported when their layer is built (a broker client or the embedded
@@ -66,7 +68,7 @@ export const describeDatabase = (database: RunnerConfig.Database): string =>
 export const store = (
   database: RunnerConfig.Database,
   options: { readonly migrate?: boolean } = {}
-): Layer.Layer<OutboxStore.OutboxStore | SqlClient.SqlClient, StartupError> => {
+): Layer.Layer<OutboxStore.OutboxStore | SqlClient.SqlClient, StartupError | RunnerConfig.InvalidSetting> => {
   const storeOptions = { schema: database.schema, tablePrefix: database.tablePrefix, migrate: options.migrate ?? true }
   const explain = describe(Option.toArray(database.url))
   const where = describeDatabase(database)
@@ -88,8 +90,14 @@ export const store = (
         )
       })
   })
-  return Layer.catchAll(layer, (error) =>
-    Layer.fail(new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` })))
+  return Layer.mapError(layer, (error): StartupError | RunnerConfig.InvalidSetting =>
+    // A server that refuses the settings (password, database name) will not change its mind: no waiting.
+    Option.isSome(database.url) && isRefusedSetting(error)
+      ? new RunnerConfig.InvalidSetting({
+        setting: RunnerConfig.settings.databaseUrl,
+        problem: `the server refused it (${explain(error)})`
+      })
+      : new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` }))
 }
 
 /** Requests in flight at once per batch. */
@@ -155,33 +163,44 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   deadLetteredKey: relay.deadLetteredKey
 })
 
-/** Everything `outbox run` runs: the relay (tracked for readiness) and the management server. */
+/**
+ * Everything `outbox run` runs: the management server first, then the store
+ * (waiting for the database while it is down or starting, see
+ * `StoreConnection`; `/readyz` says so meanwhile), then the sender,
+ * leadership and the relay (tracked for readiness).
+ */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
-}) => {
-  const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind))
-  const http = settings.http.port === undefined
-    ? Layer.empty
-    : ManagementServer.layer({
-      port: settings.http.port,
-      adminToken: Option.getOrUndefined(settings.http.adminToken),
-      readiness: { stallThreshold: settings.http.stallThreshold }
-    }).pipe(
-      Layer.provide(PrometheusMetrics.layer()),
-      Layer.mapError((error) =>
-        new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
-      Layer.tap((context) =>
-        Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
-          url: Context.get(context, ManagementServer.ManagementServer).url
-        }))
+}): Layer.Layer<never, StartupError | RunnerConfig.InvalidSetting> =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const connection = yield* StoreConnection.make
+    const progress = Layer.succeed(RelayProgress.RelayProgress, yield* RelayProgress.make)
+    if (settings.http.port !== undefined) {
+      const http = ManagementServer.layer({
+        port: settings.http.port,
+        adminToken: Option.getOrUndefined(settings.http.adminToken),
+        readiness: { stallThreshold: settings.http.stallThreshold }
+      }).pipe(
+        Layer.provide(PrometheusMetrics.layer()),
+        Layer.mapError((error) =>
+          new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
+        Layer.provide(Layer.mergeAll(progress, Layer.succeed(OutboxStore.OutboxStore, connection.store)))
+      )
+      const server = yield* Layer.buildWithScope(http, scope)
+      yield* Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
+        url: Context.get(server, ManagementServer.ManagementServer).url
+      })
+    }
+    const opened = Layer.succeedContext(yield* StoreConnection.open(connection, store(settings.database)))
+    const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
+      Layer.provide(progress),
+      Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
+      Layer.provide(Layer.provide(leadership(settings.relay, settings.database), opened)),
+      Layer.provide(opened)
     )
-  return Layer.mergeAll(relay, http).pipe(
-    Layer.provide(RelayProgress.layer),
-    Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
-    Layer.provide(leadership(settings.relay, settings.database)),
-    Layer.provideMerge(store(settings.database))
-  )
-}
+    yield* Layer.buildWithScope(relay, scope)
+  }))

@@ -83,7 +83,13 @@ const migrations = (tables: Tables.Tables) => ({
       sql`ALTER TABLE ${sql(tables.outbox)} ADD COLUMN held_key text`.withoutTransform,
       sql`CREATE INDEX ${sql(`${tables.prefix}_held_keys`)} ON ${sql(tables.outbox)} (held_key)
           WHERE held_key IS NOT NULL AND sent_at IS NULL`.withoutTransform
-    ], { discard: true }))
+    ], { discard: true })),
+  // Due-time wake-ups: an idle relay asks when the next unsent row comes due
+  // (`min(available_at)` past now), one descent of this index instead of a scan
+  // of every waiting retry or delayed message.
+  "5_due_index": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE INDEX ${sql(`${tables.prefix}_due`)} ON ${sql(tables.outbox)} (available_at)
+        WHERE sent_at IS NULL`.withoutTransform)
 })
 
 /** Runs pending migrations; returns the ones it applied (none when up to date). */
