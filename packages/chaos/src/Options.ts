@@ -51,6 +51,8 @@ export interface Options {
   readonly concurrency: number
   readonly sendTimeoutMs: number
   readonly leaseMs: number
+  /** The drain fails when nothing was delivered for this long, or after `drainDeadlineMs` in all. */
+  readonly drainStallMs: number
   readonly drainDeadlineMs: number
   readonly output: string
 }
@@ -165,7 +167,8 @@ export const parse = (args: ReadonlyArray<string>): Options => {
     concurrency: 2,
     sendTimeoutMs: 2_000,
     leaseMs: 15_000,
-    drainDeadlineMs: quick ? 120_000 : 300_000,
+    drainStallMs: 60_000,
+    drainDeadlineMs: 900_000,
     output
   }
 }

@@ -5,6 +5,8 @@
  * that made it; kills, stops and exits are recorded to explain duplicates.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { createWriteStream } from "node:fs"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort } from "./Ports.js"
 import type { Prng } from "./Prng.js"
@@ -43,6 +45,8 @@ export interface Settings {
   readonly sendTimeoutMs: number
   readonly leaseMs: number
   readonly skewMs: number | undefined
+  /** Where each process's output is written, as `<name>.log`. */
+  readonly logDir: string
 }
 
 /** The running pool. */
@@ -107,7 +111,9 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
     const args = skewed ? ["--import", skewModule, binary, "run"] : [binary, "run"]
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
     let partial = ""
+    const file = createWriteStream(join(settings.logDir, `${relay.name}.log`))
     const keep = (chunk: Buffer) => {
+      file.write(chunk)
       const text = chunk.toString()
       relay.output = (relay.output + text).slice(-4000)
       const lines = (partial + text).split("\n")
@@ -121,6 +127,7 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
     child.stderr?.on("data", keep)
     const exited = new Promise<void>((resolve) =>
       child.on("exit", (code, signal) => {
+        file.end()
         relay.exitCode = code
         relay.exitSignal = signal
         relay.endedAt ??= now()

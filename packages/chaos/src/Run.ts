@@ -3,6 +3,9 @@
  * the producer and the relays, the faults while the producer publishes, then
  * the drain and the books.
  */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import pg from "pg"
 import * as Accounting from "./Accounting.js"
@@ -88,6 +91,8 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
     const first = await runtime.runPromise(Producer.publish(plan.slice(0, upfront), { fibers: 2, spreadMs: 0, prng }))
     log_(`${mode}: ${upfront} messages published before the relays start`)
 
+    const logDir = mkdtempSync(join(tmpdir(), `outbox-chaos-${mode}-logs-`))
+    log_(`${mode}: relay logs in ${logDir}`)
     const relays = Relays.start({
       databaseUrl: relayUrl,
       receiverPort: receiver.port,
@@ -99,7 +104,8 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
       concurrency: options.concurrency,
       sendTimeoutMs: options.sendTimeoutMs,
       leaseMs: options.leaseMs,
-      skewMs: options.faults.skew ? options.skewMs : undefined
+      skewMs: options.faults.skew ? options.skewMs : undefined,
+      logDir
     }, prng, now)
     let relaysStopped = false
     closers.unshift(async () => {
@@ -151,10 +157,19 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
     const admin = new pg.Client({ connectionString: cluster.url })
     await admin.connect()
     closers.unshift(() => admin.end())
+    // Drained, or no progress for `stallMs`: a slow machine drains late, a stuck outbox not at all.
+    const remaining = async () =>
+      Number((await admin.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")).rows[0]?.n ?? "0")
+    let lowest = Number.POSITIVE_INFINITY
+    let progressAt = performance.now()
     const drained = await waitUntil(async () => {
-      const rows = await admin.query<{ n: string }>("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
-      return rows.rows[0]?.n === "0"
-    }, options.drainDeadlineMs)
+      const left = await remaining()
+      if (left < lowest) {
+        lowest = left
+        progressAt = performance.now()
+      }
+      return left === 0 || performance.now() - progressAt > options.drainStallMs
+    }, options.drainDeadlineMs) && lowest === 0
     const drainMs = now() - drainStartedAt
     // Late answers to hung requests: the deliveries are recorded already; let them finish.
     await waitUntil(() => receiver.pending() === 0, options.sendTimeoutMs * 3)
