@@ -55,13 +55,15 @@ export interface Options {
   readonly drainStallMs: number
   readonly drainDeadlineMs: number
   readonly output: string
+  /** The `outbox` executable to run; default the runner package's bundle. */
+  readonly outboxBin: string | undefined
 }
 
 /** A bad command line: one line saying what to do. */
 export class UsageError extends Error {}
 
 const usage = `usage: npm run chaos -- [--quick] [--mode unordered,ordered] [--claim-mode lease|transactional]
-  [--messages N] [--keys N] [--relays N] [--publish-for SECONDS] [--seed N] [--output FILE]
+  [--messages N] [--keys N] [--relays N] [--publish-for SECONDS] [--seed N] [--output FILE] [--outbox-bin FILE]
   [--no-kill] [--no-term] [--no-restart-postgres] [--no-proxy] [--no-skew]`
 
 const positiveInteger = (flag: string, text: string | undefined): number => {
@@ -83,6 +85,7 @@ export const parse = (args: ReadonlyArray<string>): Options => {
   let publishFor = quick ? 15_000 : 45_000
   let seed = 16
   let output = "chaos-results.json"
+  let outboxBin: string | undefined
   const faults = { kill: true, term: true, restartPostgres: true, proxy: true, skew: true }
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]
@@ -124,6 +127,9 @@ export const parse = (args: ReadonlyArray<string>): Options => {
         break
       case "--output":
         output = next() ?? output
+        break
+      case "--outbox-bin":
+        outboxBin = next()
         break
       case "--no-kill":
         faults.kill = false
@@ -169,6 +175,7 @@ export const parse = (args: ReadonlyArray<string>): Options => {
     leaseMs: 15_000,
     drainStallMs: 60_000,
     drainDeadlineMs: 900_000,
-    output
+    output,
+    outboxBin
   }
 }

@@ -47,6 +47,7 @@ export interface Settings {
   readonly skewMs: number | undefined
   /** Where each process's output is written, as `<name>.log`. */
   readonly logDir: string
+  readonly binary: string
 }
 
 /** The running pool. */
@@ -108,7 +109,7 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
     }
     if (settings.claimMode !== "lease") env.OUTBOX_CLAIM_MODE = settings.claimMode
     if (skewed) env.CHAOS_CLOCK_SKEW_MS = String(settings.skewMs)
-    const args = skewed ? ["--import", skewModule, binary, "run"] : [binary, "run"]
+    const args = skewed ? ["--import", skewModule, settings.binary, "run"] : [settings.binary, "run"]
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
     let partial = ""
     const file = createWriteStream(join(settings.logDir, `${relay.name}.log`))

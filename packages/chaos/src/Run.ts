@@ -105,7 +105,8 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
       sendTimeoutMs: options.sendTimeoutMs,
       leaseMs: options.leaseMs,
       skewMs: options.faults.skew ? options.skewMs : undefined,
-      logDir
+      logDir,
+      binary: options.outboxBin ?? Relays.binary
     }, prng, now)
     let relaysStopped = false
     closers.unshift(async () => {

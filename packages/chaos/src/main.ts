@@ -63,7 +63,7 @@ const main = async () => {
     throw error
   }
   if (options.claimMode === "transactional") {
-    const help = execFileSync(process.execPath, [binary, "run", "--help"], { encoding: "utf8" })
+    const help = execFileSync(process.execPath, [options.outboxBin ?? binary, "run", "--help"], { encoding: "utf8" })
     if (!help.includes("claim-mode")) {
       process.stderr.write("chaos: this build of `outbox run` has no transactional claim mode (OUTBOX_CLAIM_MODE); use --claim-mode lease\n")
       return 2
