@@ -47,6 +47,7 @@ export type DuplicateSource =
   | "relay stopped"
   | "ack lost to a cut or restart"
   | "lease lost (relay too slow to ack)"
+  | "relay timed out a whole batch"
   | "relay timed out an answer"
   | "unexplained"
 
@@ -108,6 +109,9 @@ const sourceOf = (
   }
   const within = (at: number) => at >= previous.at - limits.ackWindowMs && at <= current.at
   if (injected.connectionCuts.some(within) || injected.postgresRestarts.some(within)) return "ack lost to a cut or restart"
+  if (sender?.failedBatches.some((batch) => batch.at >= previous.at && batch.at <= current.at) === true) {
+    return "relay timed out a whole batch"
+  }
   // Within its lease only its holder could hand it back: the relay settled a 2xx as failed (its own timeout).
   if (current.at - previous.at < limits.leaseMs) return "relay timed out an answer"
   if ((sender?.fenced ?? 0) > 0) return "lease lost (relay too slow to ack)"
@@ -150,6 +154,7 @@ export const balance = (input: {
     "relay stopped": 0,
     "ack lost to a cut or restart": 0,
     "lease lost (relay too slow to ack)": 0,
+    "relay timed out a whole batch": 0,
     "relay timed out an answer": 0,
     "unexplained": 0
   }
@@ -179,6 +184,11 @@ export const balance = (input: {
       limits.batchSize,
     // What the relays themselves reported losing the lease of before completing.
     "lease lost (relay too slow to ack)": input.processes.reduce((sum, relay) => sum + relay.fenced, 0),
+    // Every message of a batch the relays failed at their batch timeout, as they logged them.
+    "relay timed out a whole batch": input.processes.reduce(
+      (sum, relay) => sum + relay.failedBatches.reduce((total, batch) => total + batch.messages, 0),
+      0
+    ),
     // Not caused by an injected fault: an answer the relay could not read within its send timeout (CPU starvation).
     // Reported, and bounded by the share of requests the relays timed out, which no injected fault sets: Infinity.
     "relay timed out an answer": Number.POSITIVE_INFINITY,

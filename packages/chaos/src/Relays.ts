@@ -30,6 +30,8 @@ export interface RelayProcess {
   output: string
   /** Messages whose lease it lost before completing them, as it logged them ("fenced"). */
   fenced: number
+  /** Batches it failed whole at its send timeout (every message retried, sent or not): when, and how many messages. */
+  readonly failedBatches: Array<{ readonly at: number; readonly messages: number }>
 }
 
 /** The relays' settings. */
@@ -89,7 +91,8 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
       exitCode: undefined,
       exitSignal: undefined,
       output: "",
-      fenced: 0
+      fenced: 0,
+      failedBatches: []
     }
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
@@ -112,6 +115,7 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
     const args = skewed ? ["--import", skewModule, settings.binary, "run"] : [settings.binary, "run"]
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
     let partial = ""
+    let batchFailing = false
     const file = createWriteStream(join(settings.logDir, `${relay.name}.log`))
     const keep = (chunk: Buffer) => {
       file.write(chunk)
@@ -122,6 +126,12 @@ export const start = (settings: Settings, prng: Prng, now: () => number): Relays
       for (const line of lines) {
         const fenced = /fenced: (\d+)/.exec(line)
         if (fenced !== null) relay.fenced += Number(fenced[1])
+        if (line.includes("Sending a batch failed")) batchFailing = true
+        const messages = batchFailing ? /messages: (\d+)/.exec(line) : null
+        if (messages !== null) {
+          relay.failedBatches.push({ at: now(), messages: Number(messages[1]) })
+          batchFailing = false
+        }
       }
     }
     child.stdout?.on("data", keep)

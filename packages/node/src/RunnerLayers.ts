@@ -8,6 +8,7 @@
 import { Leadership, OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -19,7 +20,7 @@ import { scrubber } from "./internal/redact.js"
 import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayProgress from "./RelayProgress.js"
-import { isRefusedSetting } from "./internal/databaseRefusal.js"
+import { isConnectionLoss, isRefusedSetting } from "./internal/databaseRefusal.js"
 import * as RunnerConfig from "./RunnerConfig.js"
 import * as StoreConnection from "./StoreConnection.js"
 
@@ -62,6 +63,19 @@ export const describeDatabase = (database: RunnerConfig.Database): string =>
   })
 
 /**
+ * Migrations fail as defects (the Migrator's way), so a connection lost while
+ * they run (a database restarting, a proxy cutting it) would kill the runner
+ * instead of being waited out like a failed connect. A defect that is a lost
+ * connection becomes a failure (retried by `outbox run`); any other defect (a
+ * migration the database rejects) stays one.
+ */
+export const connectionLossAsFailure = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E | unknown, R> =>
+  Layer.catchAllCause(layer, (cause) => {
+    const defect = Cause.dieOption(cause)
+    return Option.isSome(defect) && isConnectionLoss(defect.value) ? Layer.fail(defect.value) : Layer.failCause(cause)
+  })
+
+/**
  * The store (migrated unless `migrate` is false) and its `SqlClient`: on
  * Postgres with LISTEN wake-ups when a URL is set, else on PGlite in the data directory.
  */
@@ -90,7 +104,7 @@ export const store = (
         )
       })
   })
-  return Layer.mapError(layer, (error): StartupError | RunnerConfig.InvalidSetting =>
+  return Layer.mapError(connectionLossAsFailure(layer), (error): StartupError | RunnerConfig.InvalidSetting =>
     // A server that refuses the settings (password, database name) will not change its mind: no waiting.
     Option.isSome(database.url) && isRefusedSetting(error)
       ? new RunnerConfig.InvalidSetting({
