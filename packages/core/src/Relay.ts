@@ -354,7 +354,7 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
   for (const [message, result] of resultsByMessage(sendable, results)) {
     // Delivered is the common case: settle it without running an effect per message.
     settled.push(
-      result._tag === "Sent" || result._tag === "Failed"
+      result._tag === "Sent"
         ? Completion.Ack({ id: message.id })
         : yield* completionFor(message, result, resolved.policyFor)
     )
