@@ -127,6 +127,7 @@ export const balance = (input: {
   readonly injected: Injected
   readonly limits: Limits
   readonly badSignatures: number
+  readonly badSignatureReasons: Record<string, number>
   readonly drained: boolean
 }): Books => {
   const { deliveries, injected, limits } = input
@@ -266,7 +267,9 @@ export const balance = (input: {
       ok: failedGracefulStops.length === 0,
       detail: failedGracefulStops.length === 0 ? "every SIGTERM ended with exit 0" : failedGracefulStops.join(", ")
     },
-    { name: "signatures verified", ok: input.badSignatures === 0, detail: `${input.badSignatures} requests failed verification` }
+    { name: "signatures verified", ok: input.badSignatures === 0, detail: `${input.badSignatures} requests failed verification${
+        input.badSignatures === 0 ? "" : ` (${Object.entries(input.badSignatureReasons).map(([why, n]) => `${why}: ${n}`).join(", ")})`
+      }` }
   ]
   return {
     produced: produced.size,

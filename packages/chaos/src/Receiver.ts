@@ -34,6 +34,8 @@ export interface Counts {
   readonly throttled: number
   readonly rejected: number
   readonly badSignatures: number
+  /** Why requests failed verification, by reason and relay slot (`relay0` is the skewed one). */
+  readonly badSignatureReasons: Record<string, number>
 }
 
 /** A running receiver. */
@@ -80,6 +82,7 @@ export const start = (behaviour: Behaviour): Promise<Receiver> =>
   new Promise((resolve, reject) => {
     const deliveries: Array<Delivery> = []
     const counts = { requests: 0, failed: 0, hung: 0, throttled: 0, rejected: 0, badSignatures: 0 }
+    const badSignatureReasons: Record<string, number> = {}
     let pending = 0
     const handle = (request: IncomingMessage, response: ServerResponse, body: string) => {
       counts.requests++
@@ -87,6 +90,10 @@ export const start = (behaviour: Behaviour): Promise<Receiver> =>
       const payload = verified._tag === "Right" ? payloadOf(body) : undefined
       if (verified._tag === "Left" || payload === undefined) {
         counts.badSignatures++
+        const why = `${verified._tag === "Left" ? verified.left._tag === "WebhookVerificationError" ? verified.left.reason : verified.left._tag : "BadBody"} from ${
+          (request.url ?? "").replace(/^\/r\/(relay\d+).*$/, "$1")
+        }`
+        badSignatureReasons[why] = (badSignatureReasons[why] ?? 0) + 1
         response.writeHead(401).end()
         return
       }
@@ -129,7 +136,7 @@ export const start = (behaviour: Behaviour): Promise<Receiver> =>
       resolve({
         port: typeof address === "object" && address !== null ? address.port : 0,
         deliveries,
-        counts: () => ({ ...counts }),
+        counts: () => ({ ...counts, badSignatureReasons: { ...badSignatureReasons } }),
         pending: () => pending,
         close: () =>
           new Promise((done) => {

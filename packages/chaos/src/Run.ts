@@ -197,6 +197,7 @@ export const run = async (options: Options, mode: Mode, log_ = log): Promise<Run
         leaseMs: options.leaseMs
       },
       badSignatures: counts.badSignatures,
+      badSignatureReasons: counts.badSignatureReasons,
       drained
     })
     return {
