@@ -26,8 +26,8 @@ export default tseslint.config(
     }
   },
   {
-    // Tests, examples, benchmarks, the runner's process edge and the dashboard page (browser code) may read real time.
-    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**", "packages/node/dashboard/**"],
+    // Tests, examples, benchmarks, the chaos suite, the runner's process edge and the dashboard page (browser code) may read real time.
+    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**", "packages/chaos/**", "packages/node/dashboard/**"],
     rules: { "no-restricted-properties": "off" }
   }
 )

@@ -17,8 +17,17 @@ import * as Effect from "effect/Effect"
 import { readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 
-/** Where the built page may be: beside the compiled module, or in `dist` when running from `src`. */
-const candidates = [new URL("./dashboard/", import.meta.url), new URL("../dist/dashboard/", import.meta.url)]
+/**
+ * Where the built page may be, relative to this code: beside the compiled
+ * module (`dist`), in `dist` when running from `src`, or above the bundled
+ * executable (`dist/bundle/bin.js`, or one of its chunks in `dist/bundle/chunks`).
+ */
+const candidates = ["./dashboard/", "../dist/dashboard/", "../dashboard/", "../../dashboard/"].map((path) =>
+  new URL(path, import.meta.url)
+)
+
+/** Where the package's `docs` folder may be, from the same places. */
+const docsCandidates = ["../docs/", "../../docs/", "../../../docs/"].map((path) => new URL(path, import.meta.url))
 
 const contentTypes: Record<string, string> = {
   html: "text/html; charset=utf-8",
@@ -38,9 +47,9 @@ export const securityHeaders: Readonly<Record<string, string>> = {
   "x-frame-options": "DENY"
 }
 
-const read = (relative: string) =>
+const read = (relative: string, bases: ReadonlyArray<URL> = candidates) =>
   Effect.gen(function*() {
-    for (const base of candidates) {
+    for (const base of bases) {
       const bytes = yield* Effect.promise(() =>
         readFile(fileURLToPath(new URL(relative, base))).then(
           (content) => content,
@@ -71,18 +80,15 @@ const page = serve("index.html", "no-store")
 
 /** The HTTP API's documentation, shipped with the package (`docs/http.md`), as plain text. */
 const docs = Effect.map(
-  Effect.promise(() =>
-    readFile(fileURLToPath(new URL("../docs/http.md", import.meta.url)), "utf8").then(
-      (text) => text,
-      () => undefined // not shipped: say so below
-    )
-  ),
-  (text) =>
-    HttpServerResponse.text(text ?? "The documentation is not installed with this package.", {
+  read("http.md", docsCandidates),
+  (bytes) => {
+    const text = bytes === undefined ? undefined : new TextDecoder().decode(bytes)
+    return HttpServerResponse.text(text ?? "The documentation is not installed with this package.", {
       status: text === undefined ? 404 : 200,
       contentType: "text/plain; charset=utf-8",
       headers: securityHeaders
     })
+  }
 )
 
 /** The page's routes. */

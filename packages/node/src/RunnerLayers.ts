@@ -5,15 +5,10 @@
  *
  * @since 0.1.0
  */
-import { AmqpSender } from "@effect-outbox/amqp"
 import { Leadership, OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
-import { NatsSender } from "@effect-outbox/nats"
-import { PgliteClient } from "@effect-outbox/pglite"
-import { RedisStreamsSender } from "@effect-outbox/redis"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -27,10 +22,15 @@ import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayHeartbeat from "./RelayHeartbeat.js"
 import * as RelayProgress from "./RelayProgress.js"
-import { isRefusedSetting } from "./internal/databaseRefusal.js"
+import { isConnectionLoss, isRefusedSetting } from "./internal/databaseRefusal.js"
 import * as RunnerConfig from "./RunnerConfig.js"
 import * as StoreConnection from "./StoreConnection.js"
-import * as WebhookSender from "./WebhookSender.js"
+
+// Start-up loads only what the settings use: a driver, a sender and its client
+// are imported when their layer is built (a broker client or the embedded
+// database costs hundreds of milliseconds of module loading for nothing otherwise).
+const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
+  Layer.unwrapEffect(Effect.promise(load))
 
 /** The runner could not start: no database, a port taken. The message is safe to print. */
 export class StartupError extends Data.TaggedError("StartupError")<{ readonly reason: string }> {
@@ -65,6 +65,19 @@ export const describeDatabase = (database: RunnerConfig.Database): string =>
   })
 
 /**
+ * Migrations fail as defects (the Migrator's way), so a connection lost while
+ * they run (a database restarting, a proxy cutting it) would kill the runner
+ * instead of being waited out like a failed connect. A defect that is a lost
+ * connection becomes a failure (retried by `outbox run`); any other defect (a
+ * migration the database rejects) stays one.
+ */
+export const connectionLossAsFailure = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E | unknown, R> =>
+  Layer.catchAllCause(layer, (cause) => {
+    const defect = Cause.dieOption(cause)
+    return Option.isSome(defect) && isConnectionLoss(defect.value) ? Layer.fail(defect.value) : Layer.failCause(cause)
+  })
+
+/**
  * The store (migrated unless `migrate` is false) and its `SqlClient`: on
  * Postgres with LISTEN wake-ups when a URL is set, else on PGlite in the data directory.
  */
@@ -77,17 +90,23 @@ export const store = (
   const where = describeDatabase(database)
   const layer = Option.match(database.url, {
     onSome: (url) =>
-      SqlOutboxStore.layer(storeOptions).pipe(
-        Layer.provide(Notifications.layerPg),
-        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox", maxConnections: database.poolSize }))
-      ),
+      lazy(async () => {
+        const PgClient = await import("@effect/sql-pg/PgClient")
+        return SqlOutboxStore.layer(storeOptions).pipe(
+          Layer.provide(Notifications.layerPg),
+          Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox", maxConnections: database.poolSize }))
+        )
+      }),
     onNone: () =>
-      SqlOutboxStore.layer(storeOptions).pipe(
-        Layer.provide(Layer.unwrapEffect(Effect.map(PgliteClient.PgliteClient, (client) => Notifications.layerFrom(client.listen)))),
-        Layer.provideMerge(PgliteClient.layer({ dataDir: database.dataDir }))
-      )
+      lazy(async () => {
+        const { PgliteClient } = await import("@effect-outbox/pglite")
+        return SqlOutboxStore.layer(storeOptions).pipe(
+          Layer.provide(Layer.unwrapEffect(Effect.map(PgliteClient.PgliteClient, (client) => Notifications.layerFrom(client.listen)))),
+          Layer.provideMerge(PgliteClient.layer({ dataDir: database.dataDir }))
+        )
+      })
   })
-  return Layer.mapError(layer, (error): StartupError | RunnerConfig.InvalidSetting =>
+  return Layer.mapError(connectionLossAsFailure(layer), (error): StartupError | RunnerConfig.InvalidSetting =>
     // A server that refuses the settings (password, database name) will not change its mind: no waiting.
     Option.isSome(database.url) && isRefusedSetting(error)
       ? new RunnerConfig.InvalidSetting({
@@ -107,17 +126,25 @@ export const sender = (
 ): Layer.Layer<Sender.Sender, StartupError> => {
   const sendTimeout = relay.sendTimeout
   const layer: Layer.Layer<Sender.Sender, { readonly message: string }> = settings.kind === "nats"
-    ? NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
+    ? lazy(async () => (await import("@effect-outbox/nats")).NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout }))
     : settings.kind === "amqp"
-    ? AmqpSender.layerFromUrl(settings.url, { timeout: sendTimeout })
+    ? lazy(async () => (await import("@effect-outbox/amqp")).AmqpSender.layerFromUrl(settings.url, { timeout: sendTimeout }))
     : settings.kind === "redis"
-    ? RedisStreamsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
-    : WebhookSender.layer({
-      url: Redacted.value(settings.url),
-      secret: Option.getOrUndefined(settings.signingSecret),
-      timeout: sendTimeout,
-      concurrency: relay.webhookConcurrency
-    }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    ? lazy(async () =>
+      (await import("@effect-outbox/redis")).RedisStreamsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
+    )
+    : lazy(async () => {
+      const [WebhookSender, NodeHttpClient] = await Promise.all([
+        import("./WebhookSender.js"),
+        import("@effect/platform-node/NodeHttpClient")
+      ])
+      return WebhookSender.layer({
+        url: Redacted.value(settings.url),
+        secret: Option.getOrUndefined(settings.signingSecret),
+        timeout: sendTimeout,
+        concurrency: relay.webhookConcurrency
+      }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    })
   // Each sender's errors name the host at most, never credentials.
   return Layer.mapError(layer, (error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
 }

@@ -3,7 +3,6 @@ import * as Options from "@effect/cli/Options"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Demo from "../OrdersDemo.js"
 
 /** The demo ran, and its final check found problems (already printed in its summary). */
 export class DemoFailed extends Data.TaggedError("DemoFailed")<{ readonly problems: ReadonlyArray<string> }> {
@@ -35,14 +34,7 @@ export const demo = Command.make(
   },
   ({ dashboardPort, failureRate, hold, messages, rate }) =>
     Effect.flatMap(
-      Demo.run({
-        messages,
-        failureRate,
-        tty: process.stdout.isTTY === true,
-        rate: Option.getOrUndefined(rate),
-        dashboard: { port: dashboardPort },
-        hold: hold ? Effect.never : undefined
-      }),
+import * as Option from "effect/Option"
       (summary) => summary.ok ? Effect.void : Effect.fail(new DemoFailed({ problems: summary.problems }))
     )
 ).pipe(

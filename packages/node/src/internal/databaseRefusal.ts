@@ -25,3 +25,22 @@ export const isRefusedSetting = (error: unknown): boolean => {
   }
   return false
 }
+
+// Connection exceptions (class 08), and the server shutting down or starting (57P01-57P03).
+const connectionStates = /^(08...|57P0[123])$/
+
+/**
+ * Whether an error is a lost or refused connection rather than something the
+ * database judged: a connection SQLSTATE, or a failure with no SQLSTATE at
+ * all anywhere in its causes (a reset socket, a client "not queryable").
+ */
+export const isConnectionLoss = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    const code = codeOf(current)
+    // A SQLSTATE (no class starts with E, unlike Node's socket codes such as EPIPE) decides.
+    if (code !== undefined && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(code)) return connectionStates.test(code)
+    current = "cause" in current ? current.cause : undefined
+  }
+  return true
+}
