@@ -171,16 +171,18 @@ export const run = async (quick: boolean): Promise<Array<Figure>> => {
     )
     const label = `batch ${batchSize}, ${total} msgs`
     return [
-      { group: "redis", name: `floor: pg two-step loop + one pipelined XADD round per batch (${label})`, value: endToEnd.floor, unit: "msg/s" },
+      { id: `redis.floor.b${batchSize}`, group: "redis", name: `floor: pg two-step loop + one pipelined XADD round per batch (${label})`, value: endToEnd.floor, unit: "msg/s" },
       {
+        id: `redis.relay.b${batchSize}`,
         group: "redis",
         name: `relay → RedisStreamsSender, lease mode (${label})`,
         value: endToEnd.relay,
         unit: "msg/s",
         versus: { name: "hand-written loop", value: endToEnd.floor, ratio: ratio(endToEnd.relay, endToEnd.floor) }
       },
-      { group: "redis", name: `floor: pipelined plain XADD rounds, no database (${label})`, value: alone.raw, unit: "msg/s" },
+      { id: `redis.floor-xadd.b${batchSize}`, group: "redis", name: `floor: pipelined plain XADD rounds, no database (${label})`, value: alone.raw, unit: "msg/s" },
       {
+        id: `redis.sender.b${batchSize}`,
         group: "redis",
         name: `RedisStreamsSender.send alone, dedupe script per message (${label})`,
         value: alone.library,

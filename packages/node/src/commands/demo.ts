@@ -34,7 +34,16 @@ export const demo = Command.make(
   },
   ({ dashboardPort, failureRate, hold, messages, rate }) =>
     Effect.flatMap(
-import * as Option from "effect/Option"
+      // Loaded on use: the demo's embedded database is not for `run`'s start-up to pay for.
+      Effect.flatMap(Effect.promise(() => import("../OrdersDemo.js")), (Demo) =>
+        Demo.run({
+          messages,
+          failureRate,
+          tty: process.stdout.isTTY === true,
+          rate: Option.getOrUndefined(rate),
+          dashboard: { port: dashboardPort },
+          hold: hold ? Effect.never : undefined
+        })),
       (summary) => summary.ok ? Effect.void : Effect.fail(new DemoFailed({ problems: summary.problems }))
     )
 ).pipe(
