@@ -10,6 +10,7 @@
 import { Outbox, OutboxStore, RetryPolicy, Topic } from "@effect-outbox/core"
 import { PgliteClient } from "@effect-outbox/pglite"
 import { Notifications, SqlOutboxStore } from "@effect-outbox/sql"
+import { WebhookSender } from "@effect-outbox/webhook"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
@@ -25,7 +26,6 @@ import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import * as Receiver from "./internal/ordersDemoReceiver.js"
 import * as RelayProgress from "./RelayProgress.js"
-import * as WebhookSender from "./WebhookSender.js"
 
 /** Demo settings. */
 export interface Options {

@@ -10,6 +10,7 @@ import { Leadership, type OutboxStore, type Relay, type Sender } from "@effect-o
 import { NatsSender } from "@effect-outbox/nats"
 import { PgliteClient } from "@effect-outbox/pglite"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
+import { WebhookSender } from "@effect-outbox/webhook"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -25,7 +26,6 @@ import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayProgress from "./RelayProgress.js"
 import type * as RunnerConfig from "./RunnerConfig.js"
-import * as WebhookSender from "./WebhookSender.js"
 
 /** The runner could not start: no database, a port taken. The message is safe to print. */
 export class StartupError extends Data.TaggedError("StartupError")<{ readonly reason: string }> {

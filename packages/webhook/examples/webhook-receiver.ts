@@ -2,14 +2,14 @@
  * A webhook receiver that verifies the outbox's Standard Webhooks signature
  * before accepting a delivery. Run it, then point `outbox run` at it:
  *
- *   WEBHOOK_SECRET=whsec_... npx tsx packages/node/examples/webhook-receiver.ts
+ *   WEBHOOK_SECRET=whsec_... npx tsx packages/webhook/examples/webhook-receiver.ts
  *
  * It answers 204 to a verified delivery, 401 to one that does not verify, and
  * 400 to a body that is not the Standard Webhooks envelope.
  */
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import * as WebhookSignature from "@effect-outbox/node/WebhookSignature"
+import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
 import { Config, Effect, Layer, Schema } from "effect"
 import { createServer } from "node:http"
 

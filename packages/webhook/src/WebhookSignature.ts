@@ -10,7 +10,7 @@
  *
  * @example
  * import { Config, Effect } from "effect"
- * import { WebhookSignature } from "@effect-outbox/node"
+ * import { WebhookSignature } from "@effect-outbox/webhook"
  *
  * // In a receiver, with the raw request body (not re-serialised JSON).
  * // Fails with WebhookVerificationError on a bad signature or a stale timestamp.
