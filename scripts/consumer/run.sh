@@ -7,7 +7,9 @@
 #   2. run the quickstart and a Postgres publish → deliver round trip (own schema, dropped);
 #   3. check `npm ls effect` finds exactly one copy;
 #   4. run the installed `outbox` binary: `outbox --help`, `outbox demo`;
-#   5. verify a webhook signature in an app with only @effect-outbox/webhook (and effect).
+#   5. verify a webhook signature in an app that depends on @effect-outbox/webhook and
+#      effect only (its one dependency, core, comes from its tarball through `overrides`
+#      since it is not published: no runner, broker client, database driver or platform).
 # Needs PostgreSQL on 127.0.0.1:5432 (database `test`), or DATABASE_URL.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -71,7 +73,7 @@ node dist/quickstart.js
 step "2. Postgres publish → deliver"
 OUTBOX_SCHEMA="consumer_$$_$RANDOM" node dist/roundtrip.js
 
-step "3. one copy of effect"
+step "3. one copy of effect (and of core)"
 npm ls effect --all
 copies=$(npm ls effect --all --parseable | sort -u | wc -l)
 version=$(node -p "require('effect/package.json').version")
@@ -80,13 +82,18 @@ if [ "$copies" -ne 1 ] || [ "$version" != "$app_effect" ]; then
   npm ls effect --all --parseable >&2
   exit 1
 fi
+if [ "$(npm ls @effect-outbox/core --all --parseable | sort -u | wc -l)" -ne 1 ]; then
+  echo "expected one copy of @effect-outbox/core:" >&2
+  npm ls @effect-outbox/core --all >&2
+  exit 1
+fi
 
 step "4. the outbox binary"
 npx --no-install outbox --help >/dev/null
 npx --no-install outbox demo >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }
 tail -n 6 "$work/demo.log"
 
-step "5. a webhook receiver with only @effect-outbox/webhook"
+step "5. a webhook receiver with only @effect-outbox/webhook and effect"
 mkdir "$work/receiver"
 cp "$here/verify.ts" "$here/tsconfig.webhook.json" "$work/receiver/"
 cat >"$work/receiver/package.json" <<JSON
@@ -98,6 +105,9 @@ cat >"$work/receiver/package.json" <<JSON
     "@effect-outbox/webhook": "$(tgz webhook)",
     "effect": "$app_effect"
   },
+  "overrides": {
+    "@effect-outbox/core": "$(tgz core)"
+  },
   "devDependencies": {
     "typescript": "$typescript",
     "@types/node": "$types_node"
@@ -106,9 +116,10 @@ cat >"$work/receiver/package.json" <<JSON
 JSON
 cd "$work/receiver"
 npm_install
-installed=$(ls node_modules/@effect-outbox)
-if [ "$installed" != "webhook" ] || [ -e node_modules/@effect/platform ]; then
-  echo "the receiver should need only @effect-outbox/webhook and effect; installed: $installed $(ls node_modules/@effect 2>/dev/null)" >&2
+installed=$(ls node_modules/@effect-outbox | tr '\n' ' ')
+others=$(ls node_modules | grep -Ev '^(@effect-outbox|effect|@standard-schema|fast-check|pure-rand|typescript|@types|undici-types|\.bin|\.package-lock\.json)$' | tr '\n' ' ' || true)
+if [ "$installed" != "core webhook " ] || [ -n "$others" ]; then
+  echo "the receiver should need only @effect-outbox/webhook (and core) and effect; installed: $installed $others" >&2
   exit 1
 fi
 npx --no-install tsc -p tsconfig.webhook.json
