@@ -16,6 +16,7 @@ import { createServer } from "node:http"
 // The body the sender posts by default (WebhookSender's `Envelope`).
 const Envelope = Schema.parseJson(Schema.Struct({ type: Schema.String, timestamp: Schema.String, data: Schema.Unknown }))
 
+// #region readme-webhook-receive
 const receive = Effect.gen(function*() {
   const secret = yield* Config.redacted("WEBHOOK_SECRET")
   const request = yield* HttpServerRequest.HttpServerRequest
@@ -33,6 +34,7 @@ const receive = Effect.gen(function*() {
     ParseError: () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "not a webhook envelope" }, { status: 400 }))
   })
 )
+// #endregion
 
 const ServerLive = HttpRouter.empty.pipe(
   HttpRouter.post("/webhooks", receive),
