@@ -26,8 +26,8 @@ export default tseslint.config(
     }
   },
   {
-    // Tests, examples, benchmarks and the runner's process edge may read real time.
-    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**"],
+    // Tests, examples, benchmarks, the consumer test and the runner's process edge may read real time.
+    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**", "scripts/**"],
     rules: { "no-restricted-properties": "off" }
   }
 )
