@@ -4,8 +4,14 @@
  * `sql.withTransaction`: a rollback means the message never existed).
  *
  * @example
- * import { Effect } from "effect"
- * import { Outbox } from "@effect-outbox/core"
+ * import { Effect, Schema } from "effect"
+ * import { Outbox, Topic } from "@effect-outbox/core"
+ * import type { SqlClient } from "@effect/sql"
+ *
+ * interface Order { readonly id: string; readonly customerId: string; readonly total: number }
+ * const OrderCreated = Topic.make("order.created", Schema.Struct({ orderId: Schema.String, total: Schema.Number }))
+ * declare const sql: SqlClient.SqlClient
+ * declare const insertOrder: (order: Order) => Effect.Effect<void>
  *
  * const placeOrder = (order: Order) =>
  *   sql.withTransaction(Effect.gen(function*() {

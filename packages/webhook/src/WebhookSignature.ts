@@ -10,7 +10,10 @@
  *
  * @example
  * import { Config, Effect } from "effect"
- * import { WebhookSignature } from "@effect-outbox/webhook"
+ * import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
+ *
+ * declare const request: { readonly headers: WebhookSignature.HeadersInput }
+ * declare const rawBody: Uint8Array
  *
  * // In a receiver, with the raw request body (not re-serialised JSON).
  * // Fails with WebhookVerificationError on a bad signature or a stale timestamp.
