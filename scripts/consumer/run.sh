@@ -6,7 +6,7 @@
 #   1. type-check an app on core + sql (strict, nodenext), and with bundler resolution;
 #   2. run the quickstart and a Postgres publish → deliver round trip (own schema, dropped);
 #   3. check `npm ls effect` finds exactly one copy;
-#   4. run the installed `outbox` binary: `outbox --help`, `outbox demo`;
+#   4. run the installed `outbox` binary: `outbox --help`, `outbox demo` (50 orders, to keep it short);
 #   5. verify a webhook signature in an app that depends on @effect-outbox/webhook and
 #      effect only (its one dependency, core, comes from its tarball through `overrides`
 #      since it is not published: no runner, broker client, database driver or platform).
@@ -90,7 +90,7 @@ fi
 
 step "4. the outbox binary"
 npx --no-install outbox --help >/dev/null
-npx --no-install outbox demo >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }
+npx --no-install outbox demo --messages 50 >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; exit 1; }
 tail -n 6 "$work/demo.log"
 
 step "5. a webhook receiver with only @effect-outbox/webhook and effect"
