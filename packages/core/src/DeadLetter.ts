@@ -15,13 +15,20 @@ import type { MessageId, OutboxMessage } from "./Message.js"
  * - `Exhausted`: the retry policy's schedule ended.
  * - `Rejected`: the sender said the failure is permanent (a 4xx, an unroutable message).
  * - `Undecodable`: the payload does not decode with its topic's schema.
+ * - `Malformed`: the stored row itself does not decode (a header that is not a
+ *   string, an `infinity` date, …): the last error names the field.
  */
-export type Reason = "Exhausted" | "Rejected" | "Undecodable"
+export type Reason = "Exhausted" | "Rejected" | "Undecodable" | "Malformed"
 
 /** Every reason, for parsing filters and validating input. */
-export const reasons: ReadonlyArray<Reason> = ["Exhausted", "Rejected", "Undecodable"]
+export const reasons: ReadonlyArray<Reason> = ["Exhausted", "Rejected", "Undecodable", "Malformed"]
 
-/** A dead-lettered message with why and when. `attempts` is how many deliveries were tried. */
+/**
+ * A dead-lettered message with why and when. `attempts` is the number of the
+ * attempt during which it died. A `Malformed` letter keeps its row as stored,
+ * so its fields may not hold what their types say (an invalid date, a header
+ * that is not a string).
+ */
 export interface DeadLetter extends OutboxMessage {
   readonly reason: Reason
   readonly lastError: string

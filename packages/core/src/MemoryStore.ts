@@ -11,12 +11,14 @@
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "./DeadLetter.js"
 import type { OutboxMessage } from "./Message.js"
+import * as MessageRow from "./MessageRow.js"
 import {
   type Claim,
   type ClaimOptions,
@@ -34,8 +36,10 @@ interface Row {
   readonly payload: unknown
   readonly headers: Readonly<Record<string, string>>
   readonly createdAt: number
-  /** Claims so far: the attempt number of the current (or last) delivery. */
+  /** Failed sends so far (see "attempts" in `OutboxStore`). */
   attempts: number
+  /** Claims whose lease expired before they were settled. */
+  lostClaims: number
   availableAt: number
   lockedUntil: number | null
   lockedBy: string | null
@@ -60,11 +64,24 @@ const toMessage = (row: Row): OutboxMessage => ({
   key: row.key,
   payload: row.payload,
   headers: row.headers,
-  attempts: row.attempts,
+  attempts: Math.min(row.attempts, MessageRow.maxCount - 1) + 1,
+  lostClaims: row.lostClaims,
   createdAt: new Date(row.createdAt),
   availableAt: new Date(row.availableAt)
 })
 
+const toRaw = (row: Row): MessageRow.Row => ({
+  topic: row.topic,
+  key: row.key,
+  payload: row.payload,
+  headers: row.headers,
+  attempts: row.attempts,
+  lost_claims: row.lostClaims,
+  created_at: new Date(row.createdAt),
+  available_at: new Date(row.availableAt)
+})
+
+// A dead letter keeps the number of the attempt it died in, as the relay saw it.
 const toDeadLetter = (dead: DeadRow): DeadLetter.DeadLetter => ({
   ...toMessage(dead.row),
   reason: dead.reason,
@@ -125,12 +142,20 @@ export const make = Effect.gen(function*() {
       )
       const claimed = candidates.slice(0, Math.max(0, options.batchSize))
       const leaseUntil = now + Duration.toMillis(options.leaseFor)
+      const messages: Array<OutboxMessage> = []
+      const malformed: Array<MessageRow.Malformed> = []
       for (const row of claimed) {
-        row.attempts += 1
+        // Still locked means its last lease expired unsettled: a lost claim, not a failed send.
+        if (row.lockedBy !== null) row.lostClaims = Math.min(row.lostClaims + 1, MessageRow.maxCount)
         row.lockedBy = token
         row.lockedUntil = leaseUntil
+        // Decoded like a SQL row: whatever `append` was handed (through a cast), the relay gets a valid message.
+        Either.match(MessageRow.decode(String(row.id), toRaw(row)), {
+          onLeft: (bad) => malformed.push(bad),
+          onRight: (message) => messages.push(message)
+        })
       }
-      return { token, messages: claimed.map(toMessage) }
+      return malformed.length === 0 ? { token, messages } : { token, messages, malformed }
     })
 
   const complete = (token: string, completions: ReadonlyArray<Completion>) =>
@@ -153,6 +178,7 @@ export const make = Effect.gen(function*() {
             break
           }
           case "Retry": {
+            row.attempts = Math.min(row.attempts + 1, MessageRow.maxCount)
             row.availableAt = now + Duration.toMillis(completion.delay)
             row.lastError = completion.error
             break
@@ -168,10 +194,8 @@ export const make = Effect.gen(function*() {
             })
             break
           }
-          case "Release": {
-            row.attempts = Math.max(0, row.attempts - 1)
+          case "Release":
             break
-          }
         }
       }
       return { completed, fenced }
@@ -190,6 +214,7 @@ export const make = Effect.gen(function*() {
             headers: message.headers,
             createdAt: now,
             attempts: 0,
+            lostClaims: 0,
             availableAt: now + (message.delay === undefined ? 0 : Duration.toMillis(message.delay)),
             lockedUntil: null,
             lockedBy: null,
@@ -221,6 +246,7 @@ export const make = Effect.gen(function*() {
             rows.set(letter.row.id, {
               ...letter.row,
               attempts: 0,
+              lostClaims: 0,
               availableAt: now,
               lockedBy: null,
               lockedUntil: null,

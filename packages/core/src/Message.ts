@@ -24,8 +24,18 @@ export interface OutboxMessage {
   /** The payload as encoded by the topic's schema: a JSON value. */
   readonly payload: unknown
   readonly headers: Headers
-  /** Which delivery attempt this is: 1 on the first claim, counting claims whose lease expired. */
+  /**
+   * Which delivery attempt this is: failed sends so far plus one (1 on the first
+   * delivery). A claim lost to a crash (its lease expired with no result) does not
+   * count here, so a redelivery after a crash repeats the number: see `lostClaims`.
+   */
   readonly attempts: number
+  /**
+   * Claims of this message whose lease expired before a result was recorded (a
+   * relay crashed, hung or lost its database while holding it). Counted apart
+   * from failed sends, against the relay's `maxLostClaims`.
+   */
+  readonly lostClaims: number
   readonly createdAt: Date
   /** When the message became (or becomes) claimable: publish time plus delay, or the next retry. */
   readonly availableAt: Date

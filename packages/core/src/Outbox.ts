@@ -22,6 +22,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -29,6 +30,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type { Headers, MessageId, NewMessage } from "./Message.js"
 import { traceparentHeader } from "./Message.js"
+import { hasControlCharacter } from "./MessageRow.js"
 import * as OutboxMetrics from "./OutboxMetrics.js"
 import { OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
 import * as Topic from "./Topic.js"
@@ -49,8 +51,41 @@ export interface Publication<A, I, R> {
   readonly options?: PublishOptions | undefined
 }
 
-/** Why a publish failed: the payload did not encode, or the store failed. */
-export type PublishError = Topic.EncodeError | OutboxStoreError
+/**
+ * A message that cannot be stored as given: a header value that is not a
+ * string, or a topic, key or header value with a control character (a CR/LF
+ * would split a header line on the way to a webhook or broker). Nothing is written.
+ */
+export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
+  readonly topic: string
+  /** `topic`, `key` or `headers.<name>`. */
+  readonly field: string
+  readonly problem: string
+}> {
+  override get message() {
+    return `Cannot publish to topic ${JSON.stringify(this.topic)}: ${this.field} ${this.problem}`
+  }
+}
+
+/** Why a publish failed: the payload did not encode, the message is invalid, or the store failed. */
+export type PublishError = Topic.EncodeError | InvalidMessage | OutboxStoreError
+
+const controlProblem = "contains a control character (CR, LF, NUL, …); remove it or encode the value"
+
+// The checks the store's row schema (`MessageRow`) makes, made at publish, so a bad value is the caller's error.
+const checkMessage = (message: NewMessage): InvalidMessage | undefined => {
+  const invalid = (field: string, problem: string) => new InvalidMessage({ topic: message.topic, field, problem })
+  if (message.topic.length === 0) return invalid("topic", "is empty")
+  if (hasControlCharacter(message.topic)) return invalid("topic", controlProblem)
+  if (message.key !== null && hasControlCharacter(message.key)) return invalid("key", controlProblem)
+  for (const [name, value] of Object.entries(message.headers as Readonly<Record<string, unknown>>)) {
+    if (typeof value !== "string") {
+      return invalid(`headers.${name}`, `must be a string, not ${value === null ? "null" : typeof value}`)
+    }
+    if (hasControlCharacter(value)) return invalid(`headers.${name}`, controlProblem)
+  }
+  return undefined
+}
 
 /** The producer service. */
 export class Outbox extends Context.Tag("@effect-outbox/core/Outbox")<Outbox, {
@@ -73,20 +108,22 @@ const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.currentS
 const encodeOne = <A, I, R>(
   publication: Publication<A, I, R>,
   traceparent: Option.Option<string>
-): Effect.Effect<NewMessage, Topic.EncodeError, R> =>
-  Effect.map(Topic.encode(publication.topic, publication.payload), (payload) => {
+): Effect.Effect<NewMessage, Topic.EncodeError | InvalidMessage, R> =>
+  Effect.flatMap(Topic.encode(publication.topic, publication.payload), (payload) => {
     const options = publication.options ?? {}
     const headers: Record<string, string> = { ...options.headers }
     if (Option.isSome(traceparent) && headers[traceparentHeader] === undefined) {
       headers[traceparentHeader] = traceparent.value
     }
-    return {
+    const message: NewMessage = {
       topic: publication.topic.name,
       key: options.key ?? null,
       payload,
       headers,
       delay: options.delay === undefined ? undefined : Duration.decode(options.delay)
     }
+    const invalid = checkMessage(message)
+    return invalid === undefined ? Effect.succeed(message) : Effect.fail(invalid)
   })
 
 /** Builds the producer over the current `OutboxStore`. */

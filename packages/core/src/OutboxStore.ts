@@ -8,6 +8,11 @@
  * - **claim**: leasing up to `batchSize` available messages for `leaseFor`, FIFO by id.
  *   Each claim has a fresh **token**; the claimed messages carry it until completed or
  *   until the lease expires, when they become available again (redelivery).
+ * - **attempts**: failed sends, counted by `complete` (a `Retry`); a message's `attempts`
+ *   is that count plus one, the number of the delivery in progress.
+ * - **lost claim**: a claim whose lease expired before `complete` settled it (a relay
+ *   crashed or hung): counted in `lostClaims` by the next claim, never in `attempts`,
+ *   so a crash does not spend the retry policy of the messages it held.
  * - **complete**: settling claimed messages (ack, retry later, dead-letter, release).
  *   It is **fenced**: only messages still leased under the same token are changed;
  *   the rest are reported back as `fenced`, because another claimer may hold them now.
@@ -28,6 +33,7 @@ import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type * as DeadLetter from "./DeadLetter.js"
 import type { MessageId, NewMessage, OutboxMessage } from "./Message.js"
+import type { Malformed } from "./MessageRow.js"
 
 /** What to claim. */
 export interface ClaimOptions {
@@ -49,17 +55,22 @@ export const isOrdered = (
 ): boolean =>
   ordering !== undefined && message.key !== null && (ordering === "all" || ordering.topics.includes(message.topic))
 
-/** Messages leased to one claimer under one token. `attempts` was already counted for this delivery. */
+/**
+ * Messages leased to one claimer under one token. A claimed row that does not
+ * decode (see `MessageRow`) is leased too, but comes back in `malformed`
+ * instead of `messages`: the relay dead-letters it alone (`Malformed`).
+ */
 export interface Claim {
   readonly token: string
   readonly messages: ReadonlyArray<OutboxMessage>
+  readonly malformed?: ReadonlyArray<Malformed> | undefined
 }
 
 /** How to settle one claimed message. */
 export type Completion = Data.TaggedEnum<{
   /** Delivered: remove it (or keep it as sent, where the store retains sent messages). */
   Ack: { readonly id: MessageId }
-  /** Try again after `delay`, keeping `error` as its last error. */
+  /** Try again after `delay`, keeping `error` as its last error: one more failed send counted. */
   Retry: { readonly id: MessageId; readonly delay: Duration.Duration; readonly error: string }
   /**
    * Give up: move it to the dead letters with its reason and last error. With
@@ -72,7 +83,7 @@ export type Completion = Data.TaggedEnum<{
     readonly error: string
     readonly parkKey?: boolean | undefined
   }
-  /** Hand it back untried (shutdown before sending): available at once, and the attempt is not counted. */
+  /** Hand it back untried (shutdown before sending): available at once, and no attempt is counted. */
   Release: { readonly id: MessageId }
 }>
 
@@ -100,11 +111,17 @@ export interface Stats {
   readonly parkedKeys: number
 }
 
-/** A store operation failed (connection lost, query failed). The message says which operation. */
+/**
+ * A store operation failed. The message says which operation. `kind` says
+ * whether the store could not be reached (`Unreachable`: a connection lost or
+ * refused, a restarting database) or answered with an error (`Statement`: the
+ * statement failed, e.g. a value out of range); absent means unknown.
+ */
 export class OutboxStoreError extends Data.TaggedError("OutboxStoreError")<{
   readonly operation: string
   readonly cause?: unknown
   readonly detail?: string | undefined
+  readonly kind?: "Unreachable" | "Statement" | undefined
 }> {
   override get message() {
     return `Outbox store ${this.operation} failed${this.detail === undefined ? "" : `: ${this.detail}`}`

@@ -42,6 +42,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -354,6 +355,13 @@ export type PublishFailure = Data.TaggedEnum<{
 /** Constructors and matchers for `PublishFailure`. */
 export const PublishFailure = Data.taggedEnum<PublishFailure>()
 
+// A publish's failure, or its defect (a throw while encoding the message) as a `Failed` of that message alone.
+const publishFailureOf = (cause: Cause.Cause<PublishFailure>): PublishFailure =>
+  Option.getOrElse(
+    Cause.failureOption(cause),
+    () => PublishFailure.Failed({ reason: `the sender died on this message: ${Cause.pretty(cause).split("\n")[0] ?? "unknown defect"}` })
+  )
+
 /**
  * Publishes one message on a session: the outer effect hands it to the
  * connection (in batch order), the inner one waits for the broker's confirmation.
@@ -419,13 +427,19 @@ export const sendConfirmed = <S>(
           const confirmations: Array<Effect.Effect<void, PublishFailure>> = []
           for (const message of pending) {
             confirmations.push(
-              yield* publish(session, message).pipe(
-                Effect.catchAll((failure) => Effect.succeed(Effect.fail(failure)))
+              yield* Effect.suspend(() => publish(session, message)).pipe(
+                // A defect (a throw while encoding this message) fails this message only.
+                Effect.catchAllCause((cause) =>
+                  Cause.isInterruptedOnly(cause)
+                    ? Effect.interrupt
+                    : Effect.succeed(Effect.fail(publishFailureOf(cause)))
+                )
               )
             )
           }
           yield* Effect.forEach(pending, (message, index) =>
             (confirmations[index] ?? Effect.void).pipe(
+              Effect.catchAllDefect((defect) => Effect.fail(publishFailureOf(Cause.die(defect)))),
               Effect.matchEffect({
                 onFailure: (failure) => Effect.sync(() => settle(message, failure)),
                 // Reported at the first confirmation: a drop later in the batch then spends no budget.

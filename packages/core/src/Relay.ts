@@ -25,6 +25,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -41,6 +42,7 @@ import { completionFor, resultsByMessage } from "./internal/settle.js"
 import * as WakeSignal from "./internal/wakeSignal.js"
 import { Leadership } from "./Leadership.js"
 import { type OutboxMessage, traceparentHeader } from "./Message.js"
+import type { Malformed } from "./MessageRow.js"
 import * as OutboxMetrics from "./OutboxMetrics.js"
 import {
   type Claim,
@@ -92,6 +94,16 @@ export interface Config {
    * replayed or purged: strict order); `skip` lets the key move on.
    */
   readonly deadLetteredKey: "block" | "skip"
+  /**
+   * How many lost claims (leases that expired with no result: the relay holding
+   * the message crashed, hung or lost its database) a message may have before it
+   * is dead-lettered `Exhausted` unsent. Counted apart from failed sends, so
+   * crashes do not spend the retry policy of the messages they held; the budget
+   * is there to stop a message that itself crashes relays. Its batch mates lose
+   * the same claims: keep it well above the number of crashes a healthy message
+   * may see (default 20; each lost claim costs one `leaseFor`).
+   */
+  readonly maxLostClaims: number
 }
 
 /** Partial config: anything left out takes its default. */
@@ -112,7 +124,8 @@ export const defaults: Config = {
   freshFirst: false,
   topics: [],
   ordered: false,
-  deadLetteredKey: "block"
+  deadLetteredKey: "block",
+  maxLostClaims: 20
 }
 
 /** What one drain step did. */
@@ -133,6 +146,12 @@ const emptySummary: Summary = { claimed: 0, sent: 0, retried: 0, deadLettered: 0
  */
 export class RelayObserver extends Context.Tag("@effect-outbox/core/RelayObserver")<RelayObserver, {
   readonly onBatch: (summary: Summary) => Effect.Effect<void>
+  /**
+   * Told after every drain step of the loop: `undefined` when it worked (even
+   * an empty claim), else why it failed (a store error, a defect). The runner
+   * uses it to turn a claim that keeps failing into unreadiness.
+   */
+  readonly onStep?: ((failure: string | undefined) => Effect.Effect<void>) | undefined
 }>() {}
 
 interface Resolved {
@@ -163,11 +182,15 @@ const resolve = (options: Options): Resolved => {
 
 // Links the send span to each publisher's span: delivery may come hours later,
 // so the publisher is a link, not a parent.
+// A header that is not a W3C traceparent is no link (and never a reason to fail).
+const traceparentFormat = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
+
 const publisherLinks = (batch: ReadonlyArray<OutboxMessage>): Array<Tracer.SpanLink> =>
   batch.flatMap((message) => {
-    const parts = message.headers[traceparentHeader]?.split("-")
-    const [, traceId, spanId, flags] = parts ?? []
-    if (parts?.length !== 4 || traceId === undefined || spanId === undefined) return []
+    const header: unknown = message.headers[traceparentHeader]
+    const match = typeof header === "string" ? traceparentFormat.exec(header) : null
+    const [, traceId, spanId, flags] = match ?? []
+    if (traceId === undefined || spanId === undefined) return []
     return [{
       _tag: "SpanLink" as const,
       span: Tracer.externalSpan({ traceId, spanId, sampled: flags === "01" }),
@@ -336,12 +359,50 @@ const parkKeys = (
   )
 }
 
+/** Splits off messages whose claims were lost to crashes too often: dead-lettered `Exhausted`, unsent. */
+const checkLostClaims = (resolved: Resolved, batch: ReadonlyArray<OutboxMessage>) => {
+  const budget = resolved.config.maxLostClaims
+  if (batch.every((message) => message.lostClaims < budget)) return { kept: batch, crashed: [] }
+  const kept: Array<OutboxMessage> = []
+  const crashed: Array<Completion> = []
+  for (const message of batch) {
+    if (message.lostClaims < budget) kept.push(message)
+    else {
+      crashed.push(Completion.DeadLetter({
+        id: message.id,
+        reason: "Exhausted",
+        error:
+          `its claim was lost ${message.lostClaims} times (the relay holding it crashed, hung or lost the store before recording a result; maxLostClaims is ${budget}): it may be what crashes relays`
+      }))
+    }
+  }
+  return { kept, crashed }
+}
+
+/** Logs and counts rows dead-lettered `Malformed` (they have no message to hand the dead-letter sink). */
+const recordMalformed = Effect.fnUntraced(function*(
+  malformed: ReadonlyArray<Malformed>,
+  completedIds: ReadonlySet<string>
+) {
+  let count = 0
+  for (const row of malformed) {
+    if (!completedIds.has(row.id)) continue
+    count++
+    yield* Effect.logWarning("A stored row does not decode; dead-lettered as Malformed").pipe(
+      Effect.annotateLogs({ messageId: row.id, error: row.error })
+    )
+  }
+  if (count > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.deadLettered, "(malformed)"), count)
+})
+
 /** Sends a claimed batch and settles every message of it in one store write. */
 const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
   const store = yield* OutboxStore
+  const malformed = claim.malformed ?? []
+  const { kept, crashed } = checkLostClaims(resolved, claim.messages)
   const { sendable, undecodable } = resolved.topics.size === 0
-    ? { sendable: claim.messages, undecodable: [] }
-    : yield* checkPayloads(resolved, claim.messages)
+    ? { sendable: kept, undecodable: [] }
+    : yield* checkPayloads(resolved, kept)
   const results = sendable.length === 0 ? [] : yield* sendBatch(resolved, claim.token, sendable)
   const settled: Array<Completion> = []
   for (const [message, result] of resultsByMessage(sendable, results)) {
@@ -352,7 +413,10 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
         : yield* completionFor(message, result, resolved.policyFor)
     )
   }
-  const completions = parkKeys(resolved, claim.messages, [...undecodable, ...settled])
+  const completions = [
+    ...malformed.map((row) => Completion.DeadLetter({ id: row.id, reason: "Malformed", error: row.error })),
+    ...parkKeys(resolved, claim.messages, [...crashed, ...undecodable, ...settled])
+  ]
   const report = yield* store.complete(claim.token, completions).pipe(
     Effect.withSpan("outbox.complete", { attributes: { "outbox.batch_size": completions.length } })
   )
@@ -363,10 +427,11 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
   }
   const completed = new Set(report.completed)
   yield* recordOutcome(claim.messages, completions, completed)
+  if (malformed.length > 0) yield* recordMalformed(malformed, completed)
   const count = (tag: Completion["_tag"]) =>
     completions.filter((completion) => completion._tag === tag && completed.has(completion.id)).length
   const summary: Summary = {
-    claimed: claim.messages.length,
+    claimed: claim.messages.length + malformed.length,
     sent: count("Ack"),
     retried: count("Retry"),
     deadLettered: count("DeadLetter"),
@@ -391,7 +456,10 @@ const claimBatch = (resolved: Resolved) =>
 
 const releaseClaim = (claim: Claim) =>
   Effect.flatMap(OutboxStore, (store) =>
-    store.complete(claim.token, claim.messages.map((message) => Completion.Release({ id: message.id })))).pipe(
+    store.complete(
+      claim.token,
+      [...claim.messages, ...(claim.malformed ?? [])].map((message) => Completion.Release({ id: message.id }))
+    )).pipe(
       Effect.tapError((error) =>
         Effect.logWarning("Could not hand back a batch claimed during shutdown; it is re-claimed when its lease expires", error)),
       Effect.ignore // the lease is the fallback: nothing is lost
@@ -409,7 +477,7 @@ const step = (resolved: Resolved) =>
       // The claim itself runs to its end (one statement): interrupted halfway,
       // its rows would stay leased, unseen, until the lease expired.
       const claim = yield* claimBatch(resolved)
-      if (claim.messages.length === 0) return emptySummary
+      if (claim.messages.length === 0 && (claim.malformed ?? []).length === 0) return emptySummary
       // Stopped while claiming: hand the batch back untried instead of sending it.
       yield* restore(Effect.void).pipe(Effect.onInterrupt(() => releaseClaim(claim)))
       // A daemon, so the interruption that stops the relay does not reach it: it is
@@ -449,7 +517,30 @@ const storeErrorBackoff = Schedule.exponential(Duration.millis(100)).pipe(
   Schedule.union(Schedule.spaced(Duration.seconds(5)))
 )
 
-const worker = (resolved: Resolved, signal: WakeSignal.WakeSignal, leadership: Leadership["Type"]) => {
+/**
+ * A defect escaped a drain step (a bug in a retry policy, an observer, the
+ * relay itself). The loop logs it, backs off and carries on: the batch keeps
+ * its lease and is re-claimed when it expires, as after a crash.
+ */
+class StepDefect extends Data.TaggedError("StepDefect")<{ readonly defect: unknown }> {
+  override get message() {
+    return `the relay hit a defect: ${Cause.pretty(Cause.die(this.defect)).split("\n")[0] ?? "unknown defect"}`
+  }
+}
+
+const logStepError = (error: OutboxStoreError | StepDefect) =>
+  error._tag === "StepDefect"
+    ? Effect.logError("A drain step died; backing off and carrying on (its batch is re-claimed after its lease)", error.message)
+    : error.kind === "Statement"
+    ? Effect.logError("The outbox store refused a statement (an SQL error, not a lost connection); backing off", error.message)
+    : Effect.logError("The relay could not reach the outbox store; backing off", error)
+
+const worker = (
+  resolved: Resolved,
+  signal: WakeSignal.WakeSignal,
+  leadership: Leadership["Type"],
+  onStep: (failure: string | undefined) => Effect.Effect<void>
+) => {
   const waitForWork = (round: Deferred.Deferred<void>) =>
     Effect.raceFirst(Deferred.await(round), Effect.sleep(resolved.pollInterval))
   const iteration = Effect.gen(function*() {
@@ -457,13 +548,16 @@ const worker = (resolved: Resolved, signal: WakeSignal.WakeSignal, leadership: L
     const round = yield* signal.round
     if (!(yield* leadership.isLeader)) return yield* waitForWork(round)
     const summary = yield* step(resolved)
+    yield* onStep(undefined)
     // Settling a key's head makes its next message claimable, with no wake-up
     // from the store: in ordered delivery that is a reason to claim again at once.
     const freedKeys = resolved.ordering !== undefined && summary.sent + summary.deadLettered > 0
     if (summary.claimed < resolved.config.batchSize && !freedKeys) yield* waitForWork(round)
   })
   return iteration.pipe(
-    Effect.tapError((error) => Effect.logError("The relay could not reach the outbox store; backing off", error)),
+    // Whatever a message holds, the loop does not die of it.
+    Effect.catchAllDefect((defect) => Effect.fail(new StepDefect({ defect }))),
+    Effect.tapError((error) => Effect.zipRight(logStepError(error), onStep(error.message))),
     Effect.retry(storeErrorBackoff),
     Effect.forever,
     Effect.orDie // unreachable: the backoff schedule never ends, so the retry never gives up
@@ -482,6 +576,11 @@ export const run = (
     const store = yield* OutboxStore
     const leadership = Option.getOrElse(yield* Effect.serviceOption(Leadership), () => alwaysLeader)
     const signal = yield* WakeSignal.make
+    const observer = yield* Effect.serviceOption(RelayObserver)
+    const onStep = Option.match(observer, {
+      onNone: () => () => Effect.void,
+      onSome: (observer) => observer.onStep ?? (() => Effect.void)
+    })
     yield* store.wakeups.pipe(Stream.runForEach(() => signal.wake), Effect.forkScoped)
     const ordering = resolved.ordering
     yield* Effect.annotateLogs(Effect.logInfo("Relay started"), {
@@ -490,7 +589,7 @@ export const run = (
       ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(",")
     })
     return yield* Effect.forEach(
-      Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership)),
+      Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership, onStep)),
       (work) => work,
       { concurrency: "unbounded", discard: true }
     ).pipe(Effect.zipRight(Effect.never), Effect.onInterrupt(() => Effect.logInfo("Relay stopped")))

@@ -42,15 +42,23 @@ export type Decision = Data.TaggedEnum<{
 export const Decision = Data.taggedEnum<Decision>()
 
 /**
+ * The most steps `decide` replays. A schedule still going after this many
+ * failed attempts is treated as going on forever: its delay at this step is
+ * the delay for every later attempt (a cap, not a count, is what such a
+ * schedule can have by then). It bounds the work for a huge stored count.
+ */
+export const maxReplayedSteps = 10_000
+
+/**
  * Decides what follows the failure of attempt number `failed.attempt` (1-based):
- * the schedule is stepped that many times; done means `Exhausted`.
+ * the schedule is stepped that many times (at most `maxReplayedSteps`); done means `Exhausted`.
  */
 export const decide = (policy: RetryPolicy, failed: FailedAttempt): Effect.Effect<Decision> =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     let state = policy.initial
     let delayMillis = 0
-    for (let step = 1; step <= Math.max(1, failed.attempt); step++) {
+    for (let step = 1; step <= Math.min(maxReplayedSteps, Math.max(1, failed.attempt)); step++) {
       const [next, , decision] = yield* policy.step(now, { ...failed, attempt: step }, state)
       if (ScheduleDecision.isDone(decision)) return Decision.Exhausted()
       state = next

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
@@ -33,6 +34,16 @@ export class SendError extends Data.TaggedError("SendError")<{
   }
 }
 
+/**
+ * A failed send's cause as one line: the `SendError`'s reason, or the defect's
+ * first line (`the sender died: TypeError: …`).
+ */
+export const describeFailure = (cause: Cause.Cause<SendError>): string => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") return failure.value.reason
+  return `the sender died: ${Cause.pretty(cause).split("\n")[0] ?? "unknown defect"}`
+}
+
 /** The sender service. It should return one result per message; a missing one counts as `Failed`. */
 export class Sender extends Context.Tag("@effect-outbox/core/Sender")<Sender, {
   readonly send: (batch: ReadonlyArray<OutboxMessage>) => Effect.Effect<ReadonlyArray<SendResult>, SendError>
@@ -41,7 +52,8 @@ export class Sender extends Context.Tag("@effect-outbox/core/Sender")<Sender, {
 /**
  * Builds a sender from a function that sends one message, sending up to
  * `concurrency` messages of a batch at once. A failure of `sendOne` fails only
- * that message.
+ * that message, and so does a defect (a throw while building its request): the
+ * message is `Failed` with the defect as its error, its batch mates go on.
  */
 export const perMessage = <R>(
   sendOne: (message: OutboxMessage) => Effect.Effect<SendResult, SendError, R>,
@@ -52,8 +64,12 @@ export const perMessage = <R>(
       Effect.forEach(
         batch,
         (message) =>
-          sendOne(message).pipe(
-            Effect.catchAll((error) => Effect.succeed(SendResult.Failed({ id: message.id, error: error.reason }))),
+          Effect.suspend(() => sendOne(message)).pipe(
+            Effect.catchAllCause((cause) =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.interrupt
+                : Effect.succeed(SendResult.Failed({ id: message.id, error: describeFailure(cause) }))
+            ),
             Effect.provide(context)
           ),
         { concurrency: options?.concurrency ?? "unbounded" }

@@ -33,7 +33,7 @@ describe("HandlerSender", () => {
       const sender = yield* HandlerSender.make([
         HandlerSender.handler(OrderCreated, (order) => (order.n === 1 ? Effect.die(new Error("bug")) : Effect.void))
       ])
-      const base = { topic: "order.created", key: null, headers: {}, attempts: 1, createdAt: new Date(0), availableAt: new Date(0) }
+      const base = { topic: "order.created", key: null, headers: {}, attempts: 1, lostClaims: 0, createdAt: new Date(0), availableAt: new Date(0) }
       const results = yield* sender.send([
         { ...base, id: "1", payload: { n: 1 } },
         { ...base, id: "2", payload: { n: "two" } },

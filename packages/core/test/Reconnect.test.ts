@@ -306,6 +306,7 @@ const message = (id: string): Message.OutboxMessage => ({
   payload: { id },
   headers: {},
   attempts: 1,
+  lostClaims: 0,
   createdAt: new Date(0),
   availableAt: new Date(0)
 })
@@ -339,6 +340,26 @@ const publisher = (
   })
 
 describe("Reconnect.sendConfirmed", () => {
+  it.scoped("a defect while encoding one message (a broker sender's throw) fails that message only; its batch mates are confirmed", () =>
+    Effect.gen(function*() {
+      const broker = makeBroker()
+      const s = yield* supervisor(broker)
+      const confirming = publisher(() => "confirm")
+      const send = Reconnect.sendConfirmed(
+        s,
+        (session, message) =>
+          message.id === "2"
+            ? Effect.sync(() => {
+              throw new TypeError("Do not know how to serialize a BigInt")
+            })
+            : confirming(session, message),
+        { timeout: "5 seconds" }
+      )
+      const results = yield* send(batch("1", "2", "3"))
+      expect(results.map((result) => result._tag)).toEqual(["Sent", "Failed", "Sent"])
+      expect(results[1]).toMatchObject({ error: expect.stringContaining("the sender died on this message: TypeError") })
+    }))
+
   it.scoped("publishes left unconfirmed by a drop are re-sent on the next session; confirmed ones are not", () =>
     Effect.gen(function*() {
       const broker = makeBroker()

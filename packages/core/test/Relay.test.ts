@@ -223,7 +223,7 @@ describe("Relay shutdown", () => {
       expect(yield* store.stats).toMatchObject({ inFlight: 3 })
       yield* TestClock.adjust("1 minute") // lease expired
       const again = yield* store.claim({ batchSize: 10, leaseFor: Duration.seconds(30) })
-      expect(again.messages.map((m) => [m.id, m.attempts])).toEqual(ids.map((id) => [id, 2]))
+      expect(again.messages.map((m) => [m.id, m.attempts, m.lostClaims])).toEqual(ids.map((id) => [id, 1, 1]))
     }).pipe(Effect.provide(testEnv())))
 
   it.scoped("a relay layer stops with its scope", () =>

@@ -22,6 +22,7 @@ const message = (id: string, topic: string, overrides: Partial<Message.OutboxMes
   payload: { n: id },
   headers: {},
   attempts: 1,
+  lostClaims: 0,
   createdAt: new Date(0),
   availableAt: new Date(0),
   ...overrides

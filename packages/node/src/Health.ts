@@ -4,7 +4,10 @@
  *
  * Ready means all of:
  * - **store**: `stats` answers within `storeTimeout`;
- * - **relay**: the drain loop's fiber is running (see `RelayProgress.track`);
+ * - **relay**: the drain loop's fiber is running (see `RelayProgress.track`),
+ *   and its drain steps have not been failing in a row for longer than
+ *   `failureThreshold` (a claim statement that keeps failing, a store out of
+ *   reach): the last error is the reason;
  * - **progress**: the relay is not stuck. It is stuck when messages are
  *   pending, the oldest has waited longer than `stallThreshold`, and the relay
  *   has settled nothing for longer than `stallThreshold`. Messages waiting for
@@ -31,12 +34,15 @@ export interface Options {
   readonly stallThreshold?: Duration.DurationInput | undefined
   /** How long the store may take to answer `stats`. Default 5 seconds. */
   readonly storeTimeout?: Duration.DurationInput | undefined
+  /** How long the relay's drain steps may fail in a row before it is unready. Default 30 seconds. */
+  readonly failureThreshold?: Duration.DurationInput | undefined
 }
 
 /** The defaults of `Options`. */
 export const defaults = {
   stallThreshold: Duration.minutes(10),
-  storeTimeout: Duration.seconds(5)
+  storeTimeout: Duration.seconds(5),
+  failureThreshold: Duration.seconds(30)
 } as const
 
 /** One check: whether it passes, and a sentence saying why. */
@@ -93,8 +99,23 @@ export const readiness: (
     const leader = Option.isNone(leadership) ? true : yield* leadership.value.isLeader
     const now = yield* Clock.currentTimeMillis
 
-    const relay = progress.state._tag === "Running"
-      ? { ok: true, state: "running" as const, detail: "the drain loop is running" }
+    const failureThreshold = Duration.toMillis(Duration.decode(options.failureThreshold ?? defaults.failureThreshold))
+    const failing = progress.failing
+    const failingFor = failing === null ? 0 : now - failing.since
+    const relay = progress.state._tag === "Running" && failing !== null && failingFor >= failureThreshold
+      ? {
+        ok: false,
+        state: "running" as const,
+        detail: `the relay's drain steps have failed for ${seconds(failingFor)} s: ${failing.reason}`
+      }
+      : progress.state._tag === "Running"
+      ? {
+        ok: true,
+        state: "running" as const,
+        detail: failing === null
+          ? "the drain loop is running"
+          : `the drain loop is running; its steps have failed for ${seconds(failingFor)} s: ${failing.reason}`
+      }
       : progress.state._tag === "Stopped"
       ? { ok: false, state: "stopped" as const, detail: progress.state.reason }
       : { ok: false, state: "not started" as const, detail: "the relay has not started" }

@@ -18,6 +18,8 @@ import type { OutboxStore, Sender } from "@effect-outbox/core"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -46,6 +48,8 @@ export interface Snapshot {
    * or dead-lettered: each proves the loop works), or when it started.
    */
   readonly lastProgressAt: number
+  /** Since when the relay's drain steps have been failing in a row, and the last failure; null when the last one worked. */
+  readonly failing: { readonly since: number; readonly reason: string } | null
   readonly totals: Totals
 }
 
@@ -56,14 +60,35 @@ export class RelayProgress extends Context.Tag("@effect-outbox/node/RelayProgres
   readonly record: (summary: Relay.Summary) => Effect.Effect<void>
   readonly markRunning: Effect.Effect<void>
   readonly markStopped: (reason: string) => Effect.Effect<void>
+  /** Records the outcome of one drain step: the relay's `RelayObserver.onStep`. */
+  readonly recordStep: (failure: string | undefined) => Effect.Effect<void>
+  /** Completes, with why, once the relay has stopped for any reason. */
+  readonly stopped: Effect.Effect<string>
 }>() {}
+
+/**
+ * The relay's drain loop ended while the runner was still running: nothing
+ * would be delivered any more. The runner exits non-zero with it, so a
+ * supervisor (systemd, Kubernetes, …) restarts the process.
+ */
+export class RelayStopped extends Data.TaggedError("RelayStopped")<{ readonly reason: string }> {
+  override get message() {
+    return `the relay's drain loop ended (${this.reason}); exiting so that a supervisor restarts the runner`
+  }
+}
 
 const noTotals: Totals = { batches: 0, sent: 0, retried: 0, deadLettered: 0, fenced: 0 }
 
 /** Makes a tracker; nothing has started yet. */
 export const make: Effect.Effect<Context.Tag.Service<RelayProgress>> = Effect.gen(function*() {
   const createdAt = yield* Clock.currentTimeMillis
-  const state = yield* Ref.make<Snapshot>({ state: { _tag: "NotStarted" }, lastProgressAt: createdAt, totals: noTotals })
+  const state = yield* Ref.make<Snapshot>({
+    state: { _tag: "NotStarted" },
+    lastProgressAt: createdAt,
+    failing: null,
+    totals: noTotals
+  })
+  const stopped = yield* Deferred.make<string>()
   return RelayProgress.of({
     snapshot: Ref.get(state),
     record: (summary) =>
@@ -84,7 +109,18 @@ export const make: Effect.Effect<Context.Tag.Service<RelayProgress>> = Effect.ge
       Ref.update(state, (current): Snapshot => ({ ...current, state: { _tag: "Running", since: now }, lastProgressAt: now }))),
     markStopped: (reason) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(state, (current): Snapshot => ({ ...current, state: { _tag: "Stopped", at: now, reason } })))
+        Ref.update(state, (current): Snapshot => ({ ...current, state: { _tag: "Stopped", at: now, reason } }))).pipe(
+          Effect.zipRight(Deferred.succeed(stopped, reason))
+        ),
+    recordStep: (failure) =>
+      failure === undefined
+        ? Ref.update(state, (current): Snapshot => (current.failing === null ? current : { ...current, failing: null }))
+        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Ref.update(state, (current): Snapshot => ({
+            ...current,
+            failing: { since: current.failing?.since ?? now, reason: failure }
+          }))),
+    stopped: Deferred.await(stopped)
   })
 })
 
@@ -108,7 +144,9 @@ const describeExit = <A, E>(exit: Exit.Exit<A, E>): string =>
 export const track = <A, E, R>(relay: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | RelayProgress> =>
   Effect.flatMap(RelayProgress, (progress) =>
     progress.markRunning.pipe(
-      Effect.zipRight(Effect.provideService(relay, Relay.RelayObserver, { onBatch: progress.record })),
+      Effect.zipRight(
+        Effect.provideService(relay, Relay.RelayObserver, { onBatch: progress.record, onStep: progress.recordStep })
+      ),
       Effect.onExit((exit) => progress.markStopped(describeExit(exit)))
     ))
 
@@ -117,3 +155,14 @@ export const layerRelay = (
   options: Relay.Options = {}
 ): Layer.Layer<never, never, OutboxStore.OutboxStore | Sender.Sender | RelayProgress> =>
   Layer.scopedDiscard(Effect.forkScoped(track(Relay.run(options))))
+
+/**
+ * Waits until the tracked relay stops, then fails with `RelayStopped`: what
+ * `outbox run` does after starting, so a drain loop that ends for any reason
+ * ends the process (exit code 1) instead of leaving it up, delivering nothing.
+ * A shutdown (SIGTERM) interrupts this wait first, so it exits 0.
+ */
+export const failWhenStopped: Effect.Effect<never, RelayStopped, RelayProgress> = Effect.flatMap(
+  RelayProgress,
+  (progress) => Effect.flatMap(progress.stopped, (reason) => Effect.fail(new RelayStopped({ reason })))
+)

@@ -143,7 +143,11 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   deadLetteredKey: relay.deadLetteredKey
 })
 
-/** Everything `outbox run` runs: the relay (tracked for readiness) and the management server. */
+/**
+ * Everything `outbox run` runs: the relay (tracked for readiness) and the
+ * management server. The relay's tracker is part of the output, so the runner
+ * can wait on `RelayProgress.failWhenStopped`.
+ */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
@@ -167,7 +171,7 @@ export const runLayer = (settings: {
         }))
     )
   return Layer.mergeAll(relay, http).pipe(
-    Layer.provide(RelayProgress.layer),
+    Layer.provideMerge(RelayProgress.layer),
     Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
     Layer.provide(leadership(settings.relay, settings.database)),
     Layer.provideMerge(store(settings.database))

@@ -5,7 +5,8 @@
  * second signal exits at once.
  *
  * Exit codes: 0 done; 1 failed (the database is unreachable, the demo's check
- * failed); 2 bad usage or settings, with one line naming the setting.
+ * failed, the relay's drain loop ended while running); 2 bad usage or
+ * settings, with one line naming the setting.
  */
 import { ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
@@ -40,7 +41,8 @@ const main = cli(process.argv).pipe(
     StartupError: (error) => exitWith(1, error.message),
     OutboxStoreError: (error) => exitWith(1, error.message),
     DemoError: (error) => exitWith(1, error.message),
-    DemoFailed: (error) => exitWith(1, error.message)
+    DemoFailed: (error) => exitWith(1, error.message),
+    RelayStopped: (error) => exitWith(1, error.message)
   }),
   Effect.provide(NodeContext.layer)
 )

@@ -129,6 +129,44 @@ describe("Health.readiness", () => {
       expect(report.checks.relay.detail).toContain("boom in the drain loop")
     }).pipe(Effect.provide(env())))
 
+  it.effect("a dead relay makes the runner fail with RelayStopped (exit 1), naming why; a shutdown does not", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(RelayProgress.track(Effect.dieMessage("boom in the drain loop")))
+      yield* Fiber.await(fiber)
+      const stopped = yield* Effect.flip(RelayProgress.failWhenStopped)
+      expect(stopped).toBeInstanceOf(RelayProgress.RelayStopped)
+      expect(stopped.message).toContain("boom in the drain loop")
+      expect(stopped.message).toContain("exiting so that a supervisor restarts the runner")
+    }).pipe(Effect.provide(RelayProgress.layer)))
+
+  it.scoped("a claim that keeps failing makes the relay unready within failureThreshold, with the SQL error as the reason", () =>
+    Effect.gen(function*() {
+      yield* runRelay()
+      yield* TestClock.adjust("29 seconds")
+      const early = yield* Health.readiness({ ...options, failureThreshold: "30 seconds" })
+      expect(early.checks.relay).toMatchObject({ ok: true, detail: expect.stringContaining("integer out of range") })
+      yield* TestClock.adjust("2 seconds")
+      const report = yield* Health.readiness({ ...options, failureThreshold: "30 seconds" })
+      expect(report.ready).toBe(false)
+      expect(report.checks.store.ok).toBe(true) // stats still answer: only the claim statement fails
+      expect(report.checks.relay).toMatchObject({
+        ok: false,
+        state: "running",
+        detail: expect.stringMatching(/^the relay's drain steps have failed for 3\d s: Outbox store claim failed: integer out of range$/)
+      })
+    }).pipe(
+      Effect.provide(RelayProgress.layer),
+      Effect.provide(RecordingSender.layer()),
+      Effect.provide(Layer.effect(
+        OutboxStore.OutboxStore,
+        Effect.map(MemoryStore.make, (store) => ({
+          ...store,
+          claim: () =>
+            new OutboxStore.OutboxStoreError({ operation: "claim", detail: "integer out of range", kind: "Statement" })
+        }))
+      ))
+    ))
+
   it.effect("an unreachable store is not ready, with the store's error", () =>
     Effect.gen(function*() {
       const progress = yield* RelayProgress.RelayProgress

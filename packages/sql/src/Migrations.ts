@@ -83,6 +83,16 @@ const migrations = (tables: Tables.Tables) => ({
       sql`ALTER TABLE ${sql(tables.outbox)} ADD COLUMN held_key text`.withoutTransform,
       sql`CREATE INDEX ${sql(`${tables.prefix}_held_keys`)} ON ${sql(tables.outbox)} (held_key)
           WHERE held_key IS NOT NULL AND sent_at IS NULL`.withoutTransform
+    ], { discard: true })),
+  // Claims lost to crashes (a lease that expired unsettled) are counted apart from
+  // failed sends: `attempts` now counts failed sends only (written by completion,
+  // not by the claim), so killing relays no longer spends the retry policy of the
+  // messages they held. Rows in flight while this runs count their current
+  // delivery once more when it fails.
+  "4_lost_claims": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`ALTER TABLE ${sql(tables.outbox)} ADD COLUMN lost_claims integer NOT NULL DEFAULT 0`.withoutTransform,
+      sql`ALTER TABLE ${sql(tables.deadLetters)} ADD COLUMN lost_claims integer NOT NULL DEFAULT 0`.withoutTransform
     ], { discard: true }))
 })
 

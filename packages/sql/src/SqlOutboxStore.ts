@@ -28,6 +28,7 @@ import type * as Statement from "@effect/sql/Statement"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
@@ -35,6 +36,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
+import * as MessageRow from "@effect-outbox/core/MessageRow"
 import {
   type ClaimOptions,
   type CompleteReport,
@@ -61,42 +63,50 @@ export interface Options extends Migrations.Options {
   readonly purgeInterval?: Duration.DurationInput | undefined
 }
 
-interface MessageRow {
+// A row as the driver returns it: nothing is trusted until `MessageRow.decode` says so.
+interface RawRow {
+  readonly id: string | number
+  readonly [column: string]: unknown
+}
+
+interface DeadRow {
   readonly id: string | number
   readonly topic: string
   readonly key: string | null
   readonly payload: unknown
-  readonly headers: Record<string, string> | null
+  readonly headers: unknown
   readonly attempts: number
-  readonly created_at: Date
-  readonly available_at: Date
-}
-
-interface DeadRow extends MessageRow {
+  readonly lost_claims: number
+  readonly created_at: unknown
+  readonly available_at: unknown
   readonly reason: DeadLetter.Reason
   readonly last_error: string
   readonly dead_at: Date
   readonly parks_key: boolean
 }
 
-const toMessage = (row: MessageRow): OutboxMessage => ({
+// The driver gives a Date, or a number for `infinity`: kept as (maybe invalid) dates.
+const asDate = (value: unknown): Date =>
+  value instanceof Date ? value : new Date(typeof value === "number" || typeof value === "string" ? value : Number.NaN)
+
+// Dead letters are listed as stored: a `Malformed` letter's fields may not hold what their types say.
+const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
   id: String(row.id),
   topic: row.topic,
   key: row.key,
   payload: row.payload,
-  headers: row.headers ?? {},
+  headers: (row.headers ?? {}) as DeadLetter.DeadLetter["headers"], // as stored; see the comment above
   attempts: row.attempts,
-  createdAt: row.created_at,
-  availableAt: row.available_at
-})
-
-const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
-  ...toMessage(row),
+  lostClaims: row.lost_claims,
+  createdAt: asDate(row.created_at),
+  availableAt: asDate(row.available_at),
   reason: row.reason,
   lastError: row.last_error,
   deadAt: row.dead_at,
   parksKey: row.parks_key
 })
+
+const maxCount = MessageRow.maxCount
 
 const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
 
@@ -137,7 +147,7 @@ const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, ordering: Or
 const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: string, options: ClaimOptions) => {
   const outbox = sql(tables.outbox)
   const lease = millis(options.leaseFor)
-  return sql<MessageRow>`
+  return sql<RawRow>`
     WITH picked AS (
       SELECT id, available_at FROM ${outbox} o
       WHERE sent_at IS NULL AND available_at <= now() AND ${headsOnly(sql, tables, options.ordered)}
@@ -146,7 +156,9 @@ const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: 
       FOR UPDATE SKIP LOCKED
     )
     UPDATE ${outbox} o
-    SET attempts = o.attempts + 1, locked_by = ${token},
+    SET locked_by = ${token},
+        -- Still locked: its last lease expired unsettled (a crash), a lost claim, not a failed send.
+        lost_claims = CASE WHEN o.locked_by IS NULL THEN o.lost_claims ELSE LEAST(o.lost_claims, ${maxCount - 1}) + 1 END,
         locked_until = now() + ${lease} * interval '1 millisecond',
         available_at = now() + ${lease} * interval '1 millisecond'${
     options.ordered === undefined
@@ -155,7 +167,7 @@ const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: 
         held_key = CASE WHEN ${orderedRow(sql, "o", options.ordered)} THEN o.key END`
   }
     FROM picked WHERE o.id = picked.id
-    RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, picked.available_at`
+    RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.lost_claims, o.created_at, picked.available_at`
 }
 
 class Explained extends Data.TaggedError("Explained")<{ readonly plan: ReadonlyArray<{ "QUERY PLAN": string }> }> {}
@@ -262,24 +274,26 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         retried AS (
           UPDATE ${outbox} o
           SET available_at = now() + i.delay_ms * interval '1 millisecond', last_error = i.error,
-              locked_by = NULL, locked_until = NULL
+              attempts = LEAST(o.attempts, ${maxCount - 1}) + 1, locked_by = NULL, locked_until = NULL
           FROM input i WHERE i.kind = 'Retry' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
         ),
         released AS (
           UPDATE ${outbox} o
-          SET available_at = now(), attempts = greatest(o.attempts - 1, 0), locked_by = NULL, locked_until = NULL,
+          SET available_at = now(), locked_by = NULL, locked_until = NULL,
               held_key = NULL
           FROM input i WHERE i.kind = 'Release' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
         ),
         died AS (
           DELETE FROM ${outbox} o USING input i
           WHERE i.kind = 'DeadLetter' AND o.id = i.id AND o.locked_by = ${token}
-          RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.created_at, o.available_at, i.reason, i.error,
-            i.parks_key AND o.key IS NOT NULL AS parks_key
+          RETURNING o.id, o.topic, o.key, o.payload, o.headers, LEAST(o.attempts, ${maxCount - 1}) + 1 AS attempts,
+            o.lost_claims, o.created_at, o.available_at, i.reason, i.error, i.parks_key AND o.key IS NOT NULL AS parks_key
         ),
         buried AS (
-          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, created_at, available_at, reason, last_error, parks_key)
-          SELECT id, topic, key, payload, headers, attempts, created_at, available_at, reason, error, parks_key FROM died
+          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason,
+                               last_error, parks_key)
+          SELECT id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason, error, parks_key
+          FROM died
           RETURNING id
         )
         SELECT id FROM acked UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM released
@@ -352,14 +366,21 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       Effect.gen(function*() {
         const token = `${instance}-${++claims}`
         const rows = yield* claimStatement(sql, tables, token, claimOptions).withoutTransform
-        const messages = rows.map(toMessage)
+        const messages: Array<OutboxMessage> = []
+        const malformed: Array<MessageRow.Malformed> = []
+        for (const row of rows) {
+          Either.match(MessageRow.decode(String(row.id), row), {
+            onLeft: (bad) => malformed.push(bad),
+            onRight: (message) => messages.push(message)
+          })
+        }
         // RETURNING has no order; freshFirst puts first attempts first, as claimed.
         messages.sort((a, b) =>
           claimOptions.freshFirst === true && (a.attempts === 1) !== (b.attempts === 1)
             ? (a.attempts === 1 ? -1 : 1)
             : byId(a, b)
         )
-        return { token, messages }
+        return malformed.length === 0 ? { token, messages } : { token, messages, malformed }
       }).pipe(refail("claim")),
 
     complete,

@@ -9,14 +9,22 @@
  * - `webhook-id` (the message id: dedupe on it), `webhook-timestamp` (seconds,
  *   at send time), `webhook-signature` (`v1,<base64 HMAC-SHA256 of id.timestamp.body>`,
  *   only when a secret is configured);
- * - `outbox-topic`, `outbox-attempt` (1 on the first delivery), `outbox-key`
- *   (when the message has one) and the `traceparent`/`tracestate` captured at publish.
+ * - `outbox-topic`, `outbox-attempt` (failed sends so far plus one: 1 on the
+ *   first delivery), `outbox-key` (when the message has one) and the
+ *   `traceparent`/`tracestate` captured at publish (left out when they are not
+ *   printable ASCII). `outbox-topic` and `outbox-key` are percent-encoded
+ *   (`headerValue`): HTTP header values cannot carry non-ASCII text, so every
+ *   UTF-8 byte outside printable ASCII, and `%` itself, is sent as `%XX`. An
+ *   ASCII topic without `%` is sent as is; `decodeURIComponent` gives back the
+ *   raw value, which the envelope's `type` also carries.
  *
- * The response: 2xx → `Sent`; 408, 429, 5xx, 3xx (redirects are not followed),
- * a network error or the timeout → `Failed` (retried per policy, not before
- * a `Retry-After` in seconds or as an HTTP date); any other 4xx → `Rejected`
- * (dead-lettered at once). Errors name the status and the URL without its
- * credentials or query, and never contain the secret.
+ * The response: 2xx → `Sent`; 408, 429, 5xx, a network error or the timeout →
+ * `Failed` (retried per policy, not before a `Retry-After` in seconds or as an
+ * HTTP date); 3xx (redirects are not followed: configure the final URL), any
+ * other 4xx, or a request the HTTP client refuses to build (an invalid header
+ * value) → `Rejected` (dead-lettered at once: trying again cannot help).
+ * Errors name the status and the URL without its credentials or query, and
+ * never contain the secret.
  *
  * @example
  * import { Config, Effect, Layer } from "effect"
@@ -95,6 +103,21 @@ export const headerNames = {
   key: "outbox-key"
 } as const
 
+const printableAscii = /^[\x21-\x7e]*$/
+
+/**
+ * A value as an HTTP header can carry it: unchanged when it is printable ASCII
+ * without `%`, otherwise percent-encoded (each UTF-8 byte outside printable
+ * ASCII, and `%`, as `%XX`). `decodeURIComponent` reverses it.
+ */
+export const headerValue = (value: string): string =>
+  printableAscii.test(value) && !value.includes("%")
+    ? value
+    : Array.from(new TextEncoder().encode(value), (byte) =>
+      byte > 0x20 && byte < 0x7f && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join("")
+
 /** A setting is unusable; `setting` names it. The message never repeats a secret or a URL's credentials. */
 export class WebhookConfigError extends Data.TaggedError("WebhookConfigError")<{
   readonly setting: "url" | "secret" | "timeout" | "concurrency"
@@ -172,16 +195,17 @@ const resolveTarget = (options: Options): Either.Either<Target, WebhookConfigErr
  * The request body of a message, as sent and as signed. A payload with no
  * JSON text (a bigint, a cycle: possible only with an in-memory store) fails.
  */
-const encodeBody = (message: OutboxMessage, body: "envelope" | "payload"): Either.Either<string, string> => {
-  const value = body === "payload"
-    ? message.payload
-    : { type: message.topic, timestamp: message.createdAt.toISOString(), data: message.payload } satisfies Envelope
-  return Either.try({
+const encodeBody = (message: OutboxMessage, body: "envelope" | "payload"): Either.Either<string, string> =>
+  Either.try({
     // `undefined` is the one JSON-shaped value without JSON text: it is sent as null.
-    try: () => JSON.stringify(value) ?? "null",
+    try: () =>
+      JSON.stringify(
+        body === "payload"
+          ? message.payload
+          : { type: message.topic, timestamp: message.createdAt.toISOString(), data: message.payload } satisfies Envelope
+      ) ?? "null",
     catch: (error) => `the payload cannot be sent as JSON: ${error instanceof Error ? error.message : String(error)}`
   })
-}
 
 /** The delay a `Retry-After` header asks for (delta-seconds or an HTTP date), capped at `max`. */
 const retryAfter = (
@@ -214,6 +238,17 @@ const transportReason = (error: HttpClientError.HttpClientError): string => {
   return describe(error.cause)
 }
 
+// Error codes of a request the client refuses before sending it (an invalid header
+// value, a bad argument): the same message would be refused again, so it is permanent.
+const refusedCodes = ["UND_ERR_INVALID_ARG", "ERR_INVALID_CHAR", "ERR_INVALID_HTTP_TOKEN", "ERR_HTTP_INVALID_HEADER_VALUE"]
+
+const refusedToBuild = (error: HttpClientError.HttpClientError): boolean => {
+  if (error._tag === "RequestError" && (error.reason === "Encode" || error.reason === "InvalidUrl")) return true
+  const cause: unknown = error.cause
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
+  return typeof code === "string" && refusedCodes.includes(code)
+}
+
 const deliver = (
   client: HttpClient.HttpClient,
   target: Target,
@@ -234,13 +269,14 @@ const deliver = (
       ...target.headers,
       [signatureHeaders.id]: message.id,
       [signatureHeaders.timestamp]: String(timestamp),
-      [headerNames.topic]: message.topic,
+      [headerNames.topic]: headerValue(message.topic),
       [headerNames.attempt]: String(message.attempts)
     }
-    if (message.key !== null) headers[headerNames.key] = message.key
+    if (message.key !== null) headers[headerNames.key] = headerValue(message.key)
     for (const name of ["traceparent", "tracestate"]) {
-      const value = message.headers[name]
-      if (value !== undefined) headers[name] = value
+      const value: unknown = message.headers[name]
+      // Trace context is a hint: one that no header can carry is left out, never a reason to fail.
+      if (typeof value === "string" && /^[\x20-\x7e]*$/.test(value)) headers[name] = value
     }
     if (Option.isSome(target.key)) {
       headers[signatureHeaders.signature] = signatureHeader(target.key.value, message.id, timestamp, body)
@@ -261,11 +297,16 @@ const deliver = (
           const answer = `HTTP ${status} ${STATUS_CODES[status] ?? ""}`.trim()
           // Scrubbed before it is cut short, so no prefix of a secret survives the cut.
           const error = `${target.display} answered ${answer}${excerpt(target.scrub(text))}`
+          if (status >= 300 && status < 400) {
+            return Sender.SendResult.Rejected({
+              id: message.id,
+              error: target.scrub(`${error} (redirects are not followed: configure the final URL)`)
+            })
+          }
           if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
             return Sender.SendResult.Rejected({ id: message.id, error: target.scrub(error) })
           }
-          const redirect = status >= 300 && status < 400 ? " (redirects are not followed: configure the final URL)" : ""
-          return failed(`${error}${redirect}`, retryAfter(response, now, settings.maxRetryAfter))
+          return failed(error, retryAfter(response, now, settings.maxRetryAfter))
         })
       ),
       Effect.timeoutTo({
@@ -273,7 +314,14 @@ const deliver = (
         onSuccess: (result): Sender.SendResult => result,
         onTimeout: () => failed(`request to ${target.display} timed out after ${Duration.format(settings.timeout)}`)
       }),
-      Effect.catchAll((error) => Effect.succeed(failed(`request to ${target.display} failed: ${transportReason(error)}`))),
+      Effect.catchAll((error) => {
+        const reason = `request to ${target.display} failed: ${transportReason(error)}`
+        return Effect.succeed(
+          refusedToBuild(error)
+            ? Sender.SendResult.Rejected({ id: message.id, error: target.scrub(`${reason} (the request cannot be built; not retried)`) })
+            : failed(reason)
+        )
+      }),
       // Keep the configured secret headers out of the client's span attributes.
       Effect.locallyWith(Headers.currentRedactedNames, (names) => [...names, ...target.redactedNames])
     )

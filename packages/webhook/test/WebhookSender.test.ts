@@ -50,6 +50,7 @@ const message = (overrides: Partial<OutboxMessage> = {}): OutboxMessage => ({
   payload: { orderId: 7, total: 19.5 },
   headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
   attempts: 1,
+  lostClaims: 0,
   createdAt: new Date("2026-03-01T11:59:00Z"),
   availableAt: new Date("2026-03-01T11:59:00Z"),
   ...overrides
@@ -122,17 +123,43 @@ describe("WebhookSender", () => {
       expect(results[5]).toMatchObject({ error: expect.stringContaining("HTTP 429 Too Many Requests") })
     }).pipe(Effect.provide(ReceiverLive)))
 
-  it.scoped("5xx and redirects → Failed", () =>
+  it.scoped("5xx → Failed; a redirect → Rejected at once (it is not followed, so trying again cannot help)", () =>
     Effect.gen(function*() {
-      const statuses = [500, 502, 503, 301]
+      const statuses = [500, 502, 503, 301, 307]
       const receiver = yield* startReceiver((_, count) => ({
         status: statuses[count - 1] ?? 500,
         headers: { location: "https://elsewhere.example/" }
       }))
       const results = []
       for (const _ of statuses) results.push(yield* sendOne({ url: receiver.url }))
-      expect(results.map((result) => result._tag)).toEqual(["Failed", "Failed", "Failed", "Failed"])
+      expect(results.map((result) => result._tag)).toEqual(["Failed", "Failed", "Failed", "Rejected", "Rejected"])
       expect(results[3]).toMatchObject({ error: expect.stringContaining("redirects are not followed") })
+    }).pipe(Effect.provide(ReceiverLive)))
+
+  it.scoped("a non-ASCII topic or key travels percent-encoded in its header (raw in the envelope); a bad traceparent is left out", () =>
+    Effect.gen(function*() {
+      const receiver = yield* startReceiver(() => ({ status: 204 }))
+      const result = yield* sendOne(
+        { url: receiver.url },
+        message({ topic: "order.créé 🎉", key: "clé 100%", headers: { traceparent: "00-🎉-01" } })
+      )
+      expect(result._tag).toBe("Sent")
+      const [request] = yield* receiver.received
+      expect(request?.headers["outbox-topic"]).toBe("order.cr%C3%A9%C3%A9%20%F0%9F%8E%89")
+      expect(decodeURIComponent(request?.headers["outbox-topic"] ?? "")).toBe("order.créé 🎉")
+      expect(decodeURIComponent(request?.headers["outbox-key"] ?? "")).toBe("clé 100%")
+      expect(request?.headers["traceparent"]).toBeUndefined()
+      expect(JSON.parse(request?.body ?? "{}")).toMatchObject({ type: "order.créé 🎉" })
+      expect(WebhookSender.headerValue("order.created")).toBe("order.created")
+    }).pipe(Effect.provide(ReceiverLive)))
+
+  it.scoped("a request the HTTP client refuses to build → Rejected at once, naming the refusal", () =>
+    Effect.gen(function*() {
+      const receiver = yield* startReceiver(() => ({ status: 204 }))
+      // A configured header value no HTTP request can carry: every message would be refused the same way.
+      const result = yield* sendOne({ url: receiver.url, headers: { "x-tenant": "acme\r\nx-evil: 1" } })
+      expect(result).toMatchObject({ _tag: "Rejected", error: expect.stringContaining("not retried") })
+      expect(yield* receiver.received).toEqual([])
     }).pipe(Effect.provide(ReceiverLive)))
 
   it.scoped("honours Retry-After in seconds and as an HTTP date, capped at maxRetryAfter", () =>

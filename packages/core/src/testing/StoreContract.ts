@@ -125,12 +125,17 @@ export const run = <E>(name: string, options: Options<E>): void => {
       expect([...claimed, ...rest.messages.map((m) => m.id)].sort()).toEqual([...ids].sort())
     }))
 
-    test("an expired lease makes the message claimable again, counting the attempt", Effect.gen(function*() {
+    test("an expired lease makes the message claimable again, counting a lost claim, not a failed send", Effect.gen(function*() {
       const [id] = yield* append(message("t", { n: 1 }))
-      yield* claim(10, shortLease)
+      const first = yield* claim(10, shortLease)
+      expect(first.messages.map((m) => [m.attempts, m.lostClaims])).toEqual([[1, 0]])
       expect((yield* claim(10)).messages).toHaveLength(0)
       const again = yield* claimUntilHolding(String(id))
-      expect(again.messages[0]?.attempts).toBe(2)
+      expect(again.messages.map((m) => [m.attempts, m.lostClaims])).toEqual([[1, 1]])
+      // A failed send after it counts as the first failure; the lost claim stays counted apart.
+      yield* complete(again, [Completion.Retry({ id: String(id), delay: Duration.zero, error: "503" })])
+      const third = yield* claimUntilHolding(String(id))
+      expect(third.messages.map((m) => [m.attempts, m.lostClaims])).toEqual([[2, 1]])
     }))
 
     test("ack removes the message", Effect.gen(function*() {
@@ -325,7 +330,7 @@ export const run = <E>(name: string, options: Options<E>): void => {
       const [a1, a2] = yield* append(message("t", { n: 1 }, { key: "a" }), message("t", { n: 2 }, { key: "a" }))
       yield* Effect.flatMap(store, (s) => s.claim({ batchSize: 10, leaseFor: shortLease, ordered: "all" }))
       const again = yield* claimUntilHolding(String(a1), longLease, "all")
-      expect(again.messages.map((m) => [m.id, m.attempts])).toEqual([[a1, 2]])
+      expect(again.messages.map((m) => [m.id, m.attempts, m.lostClaims])).toEqual([[a1, 1, 1]])
       yield* complete(again, [Completion.Ack({ id: String(a1) })])
       expect((yield* claimOrdered()).messages.map((m) => m.id)).toEqual([a2])
     }))

@@ -1,6 +1,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as RelayProgress from "../RelayProgress.js"
 import * as RunnerConfig from "../RunnerConfig.js"
 import * as RunnerLayers from "../RunnerLayers.js"
 import { databaseFlags, settingFlags, withSettingsFrom } from "./flags.js"
@@ -34,7 +35,13 @@ export const run = Command.make("run", { database: databaseFlags, relay: relayFl
       http: yield* RunnerConfig.http
     }
     yield* Effect.logInfo(`Relaying from the ${RunnerLayers.describeDatabase(database)}`)
-    return yield* Layer.launch(RunnerLayers.runLayer(settings))
+    // Up until a signal interrupts it; a drain loop that ends for any other reason ends the process (exit 1).
+    return yield* Effect.scoped(
+      Effect.flatMap(
+        Layer.build(RunnerLayers.runLayer(settings)),
+        (running) => Effect.provide(RelayProgress.failWhenStopped, running)
+      )
+    )
   }).pipe(withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
     Command.withDescription(
       "Drain the outbox into the sender until SIGTERM/SIGINT (then finish in-flight batches and exit 0). Serves /healthz, /readyz, /metrics and the admin API."
