@@ -14,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "./DeadLetter.js"
@@ -159,7 +160,15 @@ export const make = Effect.gen(function*() {
     })
 
   const complete = (token: string, completions: ReadonlyArray<Completion>) =>
-    Effect.map(Clock.currentTimeMillis, (now): CompleteReport => {
+    Effect.tap(settle(token, completions), (report) =>
+      // A retry comes due later: wake the relays so each can sleep until it.
+      report.retried ? PubSub.publish(wakeups, undefined) : Effect.void).pipe(
+        Effect.map(({ completed, fenced }): CompleteReport => ({ completed, fenced }))
+      )
+
+  const settle = (token: string, completions: ReadonlyArray<Completion>) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      let retried = false
       const completed: Array<string> = []
       const fenced: Array<string> = []
       for (const completion of completions) {
@@ -181,6 +190,7 @@ export const make = Effect.gen(function*() {
             row.attempts = Math.min(row.attempts + 1, MessageRow.maxCount)
             row.availableAt = now + Duration.toMillis(completion.delay)
             row.lastError = completion.error
+            retried = true
             break
           }
           case "DeadLetter": {
@@ -198,7 +208,7 @@ export const make = Effect.gen(function*() {
             break
         }
       }
-      return { completed, fenced }
+      return { completed, fenced, retried }
     })
 
   return OutboxStore.of({
@@ -235,6 +245,15 @@ export const make = Effect.gen(function*() {
           return true
         })),
     wakeups: Stream.fromPubSub(wakeups),
+    nextDue: Effect.map(Clock.currentTimeMillis, (now) => {
+      let earliest: number | null = null
+      for (const row of rows.values()) {
+        // A leased row comes due when its lease runs out; any other when its time comes.
+        const due = isLeased(row, now) && row.lockedUntil !== null ? row.lockedUntil : row.availableAt
+        if (due > now && (earliest === null || due < earliest)) earliest = due
+      }
+      return earliest === null ? Option.none() : Option.some(Duration.millis(earliest - now))
+    }),
     unsettled: (ids) => Effect.sync(() => ids.filter((id) => rows.has(Number(id)))),
     deadLetters: {
       list: (filter) => Effect.map(Clock.currentTimeMillis, (now) => selectDead(filter, now).map(toDeadLetter)),

@@ -28,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
 import type { Headers, MessageId, NewMessage } from "./Message.js"
 import { traceparentHeader } from "./Message.js"
 import { hasControlCharacter } from "./MessageRow.js"
@@ -52,6 +53,32 @@ export interface Publication<A, I, R> {
 }
 
 /**
+ * What every publication looks like, whatever its topic: the constraint of
+ * `publishAll`'s entries, each of which is then checked against its own
+ * topic's payload type (`Publications`).
+ */
+export interface AnyPublication {
+  readonly topic: { readonly name: string; readonly schema: Schema.Schema.All }
+  readonly payload: unknown
+  readonly options?: PublishOptions | undefined
+}
+
+/** An entry, as its topic says it must be: the payload of the topic's type. */
+export type Checked<P> = P extends { readonly topic: Topic.Topic<infer A, infer I, infer R> } ? Publication<A, I, R>
+  : never
+
+/** Entries of possibly different topics, each checked against its own topic. */
+export type Publications<P extends ReadonlyArray<AnyPublication>> = { readonly [K in keyof P]: Checked<P[K]> }
+
+/** The context the entries' schemas need to encode. */
+export type PublicationsContext<P extends ReadonlyArray<AnyPublication>> = P[number] extends infer E
+  ? E extends { readonly topic: Topic.Topic<infer _A, infer _I, infer R> } ? R : never
+  : never
+
+/** Why a publish failed: the payload did not encode, the message is invalid, or the store failed. */
+export type PublishError = Topic.EncodeError | InvalidMessage | OutboxStoreError
+
+/**
  * A message that cannot be stored as given: a header value that is not a
  * string, or a topic, key or header value with a control character (a CR/LF
  * would split a header line on the way to a webhook or broker). Nothing is written.
@@ -66,9 +93,6 @@ export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
     return `Cannot publish to topic ${JSON.stringify(this.topic)}: ${this.field} ${this.problem}`
   }
 }
-
-/** Why a publish failed: the payload did not encode, the message is invalid, or the store failed. */
-export type PublishError = Topic.EncodeError | InvalidMessage | OutboxStoreError
 
 const controlProblem = "contains a control character (CR, LF, NUL, …); remove it or encode the value"
 
@@ -94,9 +118,10 @@ export class Outbox extends Context.Tag("@effect-outbox/core/Outbox")<Outbox, {
     payload: A,
     options?: PublishOptions
   ) => Effect.Effect<MessageId, PublishError, R>
-  readonly publishAll: <A, I, R>(
-    publications: ReadonlyArray<Publication<A, I, R>>
-  ) => Effect.Effect<ReadonlyArray<MessageId>, PublishError, R>
+  /** Entries may be of different topics; each payload is checked against its own topic. */
+  readonly publishAll: <const P extends ReadonlyArray<AnyPublication>>(
+    publications: P & Publications<P>
+  ) => Effect.Effect<ReadonlyArray<MessageId>, PublishError, PublicationsContext<P>>
 }>() {}
 
 // The current span as a W3C traceparent, so the send span can link to the publisher.
@@ -130,10 +155,14 @@ const encodeOne = <A, I, R>(
 export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore> = Effect.gen(function*() {
   const store = yield* OutboxStore
 
-  const publishAll = <A, I, R>(publications: ReadonlyArray<Publication<A, I, R>>) =>
+  const publishAll = <const P extends ReadonlyArray<AnyPublication>>(publications: P & Publications<P>) =>
     Effect.gen(function*() {
       const traceparent = yield* currentTraceparent
-      const messages = yield* Effect.forEach(publications, (publication) => encodeOne(publication, traceparent))
+      const messages = yield* Effect.forEach(
+        // The signature checked each payload against its own topic; here they are encoded one by one.
+        publications as ReadonlyArray<Publication<unknown, unknown, PublicationsContext<P>>>,
+        (publication) => encodeOne(publication, traceparent)
+      )
       const ids = yield* store.append(messages)
       const perTopic = new Map<string, number>()
       for (const message of messages) perTopic.set(message.topic, (perTopic.get(message.topic) ?? 0) + 1)
@@ -144,7 +173,7 @@ export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore
     }).pipe(Effect.withSpan("outbox.publish", { attributes: { "outbox.count": publications.length } }))
 
   const publish = <A, I, R>(topic: Topic.Topic<A, I, R>, payload: A, options?: PublishOptions) =>
-    Effect.flatMap(publishAll([{ topic, payload, options }]), (ids) =>
+    Effect.flatMap(publishAll<ReadonlyArray<Publication<A, I, R>>>([{ topic, payload, options }]), (ids) =>
       // append returns one id per message; an empty answer is a store bug worth a defect.
       ids[0] === undefined ? Effect.dieMessage("OutboxStore.append returned no id") : Effect.succeed(ids[0]))
 
@@ -162,8 +191,26 @@ export const publish = <A, I, R>(
 ): Effect.Effect<MessageId, PublishError, R | Outbox> =>
   Effect.flatMap(Outbox, (outbox) => outbox.publish(topic, payload, options))
 
-/** Publishes several messages in one store write, in order; returns their ids. */
-export const publishAll = <A, I, R>(
-  publications: ReadonlyArray<Publication<A, I, R>>
-): Effect.Effect<ReadonlyArray<MessageId>, PublishError, R | Outbox> =>
+/**
+ * Publishes several messages in one store write, in order; returns their ids,
+ * in the same order. Entries may be of different topics: each payload is
+ * checked against its own topic's schema.
+ *
+ * @example
+ * import { Effect, Schema } from "effect"
+ * import { Outbox, Topic } from "@effect-outbox/core"
+ *
+ * const OrderPlaced = Topic.make("order.placed", Schema.Struct({ orderId: Schema.String, total: Schema.Number }))
+ * const OrderPaid = Topic.make("order.paid", Schema.Struct({ orderId: Schema.String }))
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Outbox.publishAll([
+ *     { topic: OrderPlaced, payload: { orderId: "o-1", total: 42 } },
+ *     { topic: OrderPaid, payload: { orderId: "o-1" }, options: { key: "o-1" } }
+ *   ])
+ * })
+ */
+export const publishAll = <const P extends ReadonlyArray<AnyPublication>>(
+  publications: P & Publications<P>
+): Effect.Effect<ReadonlyArray<MessageId>, PublishError, PublicationsContext<P> | Outbox> =>
   Effect.flatMap(Outbox, (outbox) => outbox.publishAll(publications))

@@ -30,6 +30,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type * as Stream from "effect/Stream"
 import type * as DeadLetter from "./DeadLetter.js"
 import type { MessageId, NewMessage, OutboxMessage } from "./Message.js"
@@ -168,6 +169,15 @@ export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<
    * it may be late, merged or lost, so the relay also polls. It never fails.
    */
   readonly wakeups: Stream.Stream<void>
+  /**
+   * How long until the next unsent message becomes claimable by time alone: a
+   * delayed message or a retry coming due, or a lease running out. `None` when
+   * nothing is waiting for its time (what is claimable now does not count). The
+   * relay sleeps until this or its `pollInterval`, whichever is sooner, so a due
+   * message is attempted when it is due. Asked only when the relay is about to
+   * idle; a SQL store answers from an index, in the database's time.
+   */
+  readonly nextDue: Effect.Effect<Option.Option<Duration.Duration>, OutboxStoreError>
   /** Which of `ids` are still in the outbox (pending or in flight), i.e. not yet sent or dead-lettered. */
   readonly unsettled: (ids: ReadonlyArray<MessageId>) => Effect.Effect<ReadonlyArray<MessageId>, OutboxStoreError>
   readonly deadLetters: DeadLetters

@@ -1,8 +1,12 @@
 /**
  * The relay drains the outbox: claim a batch → send it → settle it in one
  * store write, again and again. A full batch is followed at once by the next;
- * after a short one the relay waits for a store wake-up or `pollInterval`,
- * whichever comes first.
+ * after a short one the relay asks the store when the next message comes due
+ * (a retry or a delayed message, whichever relay or process wrote it) and
+ * waits for that, a store wake-up or `pollInterval`, whichever comes first. So
+ * a due message is attempted when it is due; `pollInterval` is only the
+ * fallback for wake-ups that were lost (a dropped LISTEN connection, no
+ * `Notifications` layer), not a floor on retry latency.
  *
  * Shutdown (closing the relay's scope) stops claiming; a batch in flight
  * finishes its send and its completion, bounded by `shutdownTimeout`. What is
@@ -38,6 +42,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { DeadLetterSink } from "./DeadLetter.js"
+import * as DueTime from "./internal/dueTime.js"
 import { completionFor, resultsByMessage } from "./internal/settle.js"
 import * as WakeSignal from "./internal/wakeSignal.js"
 import { Leadership } from "./Leadership.js"
@@ -62,7 +67,11 @@ export interface Config {
   readonly batchSize: number
   /** Batches in flight at once (each in its own worker). */
   readonly concurrency: number
-  /** The longest wait between claims when idle; store wake-ups usually come sooner. */
+  /**
+   * The fallback: the longest an idle relay waits between claims. Store
+   * wake-ups (a commit) and due times (a retry or delayed message coming due)
+   * wake it sooner, so this bounds only how late a lost wake-up is noticed.
+   */
   readonly pollInterval: Duration.DurationInput
   /** How long a claimed batch is leased; renewed while a send runs long. */
   readonly leaseFor: Duration.DurationInput
@@ -541,18 +550,23 @@ const worker = (
   leadership: Leadership["Type"],
   onStep: (failure: string | undefined) => Effect.Effect<void>
 ) => {
-  const waitForWork = (round: Deferred.Deferred<void>) =>
-    Effect.raceFirst(Deferred.await(round), Effect.sleep(resolved.pollInterval))
+  const waitForWork = (round: Deferred.Deferred<void>, wait: Duration.Duration) =>
+    Effect.raceFirst(Deferred.await(round), Effect.sleep(wait))
   const iteration = Effect.gen(function*() {
     // Taken before claiming: a wake-up during the batch completes this round, so it is not missed.
     const round = yield* signal.round
-    if (!(yield* leadership.isLeader)) return yield* waitForWork(round)
+    if (!(yield* leadership.isLeader)) return yield* waitForWork(round, resolved.pollInterval)
     const summary = yield* step(resolved)
     yield* onStep(undefined)
     // Settling a key's head makes its next message claimable, with no wake-up
     // from the store: in ordered delivery that is a reason to claim again at once.
     const freedKeys = resolved.ordering !== undefined && summary.sent + summary.deadLettered > 0
-    if (summary.claimed < resolved.config.batchSize && !freedKeys) yield* waitForWork(round)
+    if (summary.claimed < resolved.config.batchSize && !freedKeys) {
+      // Idle until a wake-up, the next message's due time (a retry or a delayed
+      // message, whoever wrote it), or the poll: the poll is only the fallback.
+      const store = yield* OutboxStore
+      yield* waitForWork(round, DueTime.untilNext(resolved.pollInterval, yield* store.nextDue))
+    }
   })
   return iteration.pipe(
     // Whatever a message holds, the loop does not die of it.

@@ -9,168 +9,20 @@
  *
  * @since 0.1.0
  */
-import { RetryPolicy } from "@effect-outbox/core"
+import type { RetryPolicy } from "@effect-outbox/core"
+import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { isIdentifier, parseDuration, parseOrdered, parseRetryOrProblem } from "./internal/settingParsers.js"
+import { type Setting, settings } from "./internal/settingsTable.js"
 
-/** One setting: its variable, its flag, what it means and what it takes. */
-export interface Setting {
-  readonly env: string
-  readonly flag: string
-  readonly description: string
-  /** The expected form, as shown in errors and docs. */
-  readonly expected: string
-  readonly default?: string | undefined
-  /** Secrets are read as `Redacted` and never echoed. */
-  readonly secret?: boolean | undefined
-}
-
-const setting = (s: Setting) => s
-
-/** Every setting of the runner. */
-export const settings = {
-  databaseUrl: setting({
-    env: "OUTBOX_DATABASE_URL",
-    flag: "database-url",
-    description: "Postgres connection URL. Without it, the embedded PGlite database in --data-dir is used.",
-    expected: "a postgres:// or postgresql:// URL",
-    secret: true
-  }),
-  dataDir: setting({
-    env: "OUTBOX_DATA_DIR",
-    flag: "data-dir",
-    description: "Directory of the embedded database (used when no database URL is set).",
-    expected: "a directory path",
-    default: ".outbox"
-  }),
-  schema: setting({
-    env: "OUTBOX_SCHEMA",
-    flag: "schema",
-    description: "Schema of the outbox tables.",
-    expected: "a plain SQL identifier",
-    default: "public"
-  }),
-  tablePrefix: setting({
-    env: "OUTBOX_TABLE_PREFIX",
-    flag: "table-prefix",
-    description: "Prefix of the outbox tables (several outboxes can share a database).",
-    expected: "a plain SQL identifier",
-    default: "outbox"
-  }),
-  sender: setting({
-    env: "OUTBOX_SENDER",
-    flag: "sender",
-    description: "Where to deliver: a webhook (http:// or https://), NATS JetStream (nats://…) or RabbitMQ (amqp:// or amqps://…).",
-    expected: "an http(s)://, nats:// or amqp(s):// URL",
-    secret: true
-  }),
-  signingSecret: setting({
-    env: "OUTBOX_SIGNING_SECRET",
-    flag: "signing-secret",
-    description: "Standard Webhooks signing secret (whsec_<base64>, or any string); unsigned without it.",
-    expected: "a non-empty string",
-    secret: true
-  }),
-  batchSize: setting({
-    env: "OUTBOX_BATCH_SIZE",
-    flag: "batch-size",
-    description: "Messages claimed per batch.",
-    expected: "an integer from 1 to 10000",
-    default: "100"
-  }),
-  concurrency: setting({
-    env: "OUTBOX_CONCURRENCY",
-    flag: "concurrency",
-    description: "Batches in flight at once.",
-    expected: "an integer from 1 to 64",
-    default: "1"
-  }),
-  pollInterval: setting({
-    env: "OUTBOX_POLL_INTERVAL",
-    flag: "poll-interval",
-    description: "Longest wait between claims when idle (NOTIFY usually wakes the relay sooner).",
-    expected: "a duration such as 500ms, 1s, 2m",
-    default: "1s"
-  }),
-  lease: setting({
-    env: "OUTBOX_LEASE",
-    flag: "lease",
-    description: "How long a claimed batch is leased (renewed while a send runs long).",
-    expected: "a duration such as 30s",
-    default: "30s"
-  }),
-  sendTimeout: setting({
-    env: "OUTBOX_SEND_TIMEOUT",
-    flag: "send-timeout",
-    description: "Per request: a slower delivery fails and is retried.",
-    expected: "a duration such as 10s",
-    default: "10s"
-  }),
-  shutdownTimeout: setting({
-    env: "OUTBOX_SHUTDOWN_TIMEOUT",
-    flag: "shutdown-timeout",
-    description: "On SIGTERM/SIGINT, how long in-flight batches may take to finish.",
-    expected: "a duration such as 30s",
-    default: "30s"
-  }),
-  retry: setting({
-    env: "OUTBOX_RETRY",
-    flag: "retry",
-    description: "Retry policy: exponential-jitter, exponential or fixed, with options; or none.",
-    expected:
-      "exponential-jitter[:base=1s,cap=5m,attempts=10], exponential[:base=…,cap=…,attempts=…], fixed:delay=5s[,attempts=10] or none",
-    default: "exponential-jitter:base=1s,cap=5m,attempts=10"
-  }),
-  leadership: setting({
-    env: "OUTBOX_LEADERSHIP",
-    flag: "leadership",
-    description: "always (relays share the table) or advisory-lock (one relay drains; Postgres only).",
-    expected: "always or advisory-lock",
-    default: "always"
-  }),
-  ordered: setting({
-    env: "OUTBOX_ORDERED",
-    flag: "ordered",
-    description:
-      "Deliver messages with the same key in publish order: true for every topic, or the ordered topics comma-separated; false leaves delivery unordered. A key never has two messages in flight; unkeyed messages stay unordered. Every relay on one outbox must agree.",
-    expected: "false, true or a comma-separated list of topic names",
-    default: "false"
-  }),
-  deadLetteredKey: setting({
-    env: "OUTBOX_DEAD_LETTERED_KEY",
-    flag: "dead-lettered-key",
-    description:
-      "With ordered delivery, what a dead-lettered message does to its key: block parks the key (its later messages wait until the dead letter is replayed or purged: strict order); skip lets the key move on to its next message.",
-    expected: "block or skip",
-    default: "block"
-  }),
-  httpPort: setting({
-    env: "OUTBOX_HTTP_PORT",
-    flag: "http-port",
-    description: "Port of /healthz, /readyz, /metrics and the admin API; off to disable.",
-    expected: "an integer from 0 to 65535, or off",
-    default: "9470"
-  }),
-  adminToken: setting({
-    env: "OUTBOX_ADMIN_TOKEN",
-    flag: "admin-token",
-    description: "Bearer token of the admin API (/admin/…); without it the admin API is closed.",
-    expected: "a string of at least 16 characters",
-    secret: true
-  }),
-  stallThreshold: setting({
-    env: "OUTBOX_STALL_THRESHOLD",
-    flag: "stall-threshold",
-    description: "Not ready when messages wait and the relay settled nothing for this long.",
-    expected: "a duration such as 10m",
-    default: "10m"
-  })
-} as const
+export { type Setting, settings } from "./internal/settingsTable.js"
 
 /** The name of a setting. */
 export type Name = keyof typeof settings
@@ -230,24 +82,17 @@ const integer = (name: Name, min: number, max: number) =>
     return /^\d+$/.test(text.trim()) && value >= min && value <= max ? Effect.succeed(value) : Effect.fail(invalid(name, text))
   })
 
-const units: Record<string, number> = {
-  ms: 1, millis: 1, millisecond: 1, milliseconds: 1,
-  s: 1_000, sec: 1_000, second: 1_000, seconds: 1_000,
-  m: 60_000, min: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hour: 3_600_000, hours: 3_600_000
-}
+export { parseBoolean, parseDuration, parseOrdered, parseRetry } from "./internal/settingParsers.js"
 
-/** Parses `500ms`, `1s`, `2 minutes`, `1.5h`; `undefined` when it is not a duration. */
-export const parseDuration = (text: string): Duration.Duration | undefined => {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text.trim().toLowerCase())
-  const factor = match?.[2] === undefined ? undefined : units[match[2]]
-  return match?.[1] === undefined || factor === undefined ? undefined : Duration.millis(Number(match[1]) * factor)
-}
-
-const duration = (name: Name) =>
+/** A duration; zero only where it has a meaning (`allowZero`), else it is refused. */
+const duration = (name: Name, options: { readonly allowZero?: boolean } = {}) =>
   Effect.flatMap(withDefault(name), (text) => {
     const value = parseDuration(text)
-    return value === undefined ? Effect.fail(invalid(name, text)) : Effect.succeed(value)
+    if (value === undefined) return Effect.fail(invalid(name, text))
+    if (options.allowZero !== true && Duration.toMillis(value) <= 0) {
+      return Effect.fail(new InvalidSetting({ setting: settings[name], problem: `got ${JSON.stringify(text)} (zero cannot work here)` }))
+    }
+    return Effect.succeed(value)
   })
 
 const secret = (name: Name): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
@@ -256,77 +101,42 @@ const secret = (name: Name): Effect.Effect<Option.Option<Redacted.Redacted<strin
     Effect.map(Option.filter((value) => Redacted.value(value).length > 0))
   )
 
-/** Parses the retry grammar of `OUTBOX_RETRY` into a policy. */
-export const parseRetry = (text: string): RetryPolicy.RetryPolicy | undefined => {
-  const [kind = "", rest] = text.trim().split(":", 2)
-  const options = new Map<string, string>()
-  for (const pair of (rest ?? "").split(",").filter((part) => part.length > 0)) {
-    const [key, value] = pair.split("=", 2)
-    if (key === undefined || value === undefined) return undefined
-    options.set(key.trim(), value.trim())
-  }
-  const known = (...keys: Array<string>) => [...options.keys()].every((key) => keys.includes(key))
-  const durationOf = (key: string) => (options.has(key) ? parseDuration(options.get(key) ?? "") : null)
-  const attempts = options.has("attempts") ? Number(options.get("attempts")) : 10
-  if (!Number.isInteger(attempts) || attempts < 1) return undefined
-  const base = durationOf("base")
-  const cap = durationOf("cap")
-  if (base === undefined || cap === undefined) return undefined
-  switch (kind) {
-    case "none":
-      return options.size === 0 ? RetryPolicy.never : undefined
-    case "exponential-jitter":
-    case "exponential": {
-      if (!known("base", "cap", "attempts")) return undefined
-      const build = kind === "exponential" ? RetryPolicy.exponential : RetryPolicy.exponentialJitter
-      return build({ base: base ?? undefined, cap: cap ?? undefined, maxAttempts: attempts })
-    }
-    case "fixed": {
-      const delay = durationOf("delay")
-      if (!known("delay", "attempts") || delay === null || delay === undefined) return undefined
-      return RetryPolicy.fixed({ delay, maxAttempts: attempts })
-    }
-    default:
-      return undefined
-  }
-}
-
-/**
- * Parses `OUTBOX_ORDERED`: `true` (every topic), `false` (unordered), or
- * comma-separated topic names; `undefined` when it is none of these (an empty
- * name, or `true`/`false` among topic names).
- */
-export const parseOrdered = (text: string): boolean | ReadonlyArray<string> | undefined => {
-  const trimmed = text.trim()
-  const lower = trimmed.toLowerCase()
-  if (lower === "true") return true
-  if (lower === "false") return false
-  const topics = trimmed.split(",").map((topic) => topic.trim())
-  // A topic called "true" or "false" is far more likely a typo in a list than a real topic.
-  return topics.some((topic) => topic.length === 0 || /^(true|false)$/i.test(topic)) ? undefined : topics
-}
-
 /** Where the outbox lives. */
 export interface Database {
   readonly url: Option.Option<Redacted.Redacted<string>>
   readonly dataDir: string
   readonly schema: string
   readonly tablePrefix: string
+  /** Connections in the pool (Postgres only). */
+  readonly poolSize: number
 }
 
 /** The database settings (every command needs them). */
 export const database: Effect.Effect<Database, InvalidSetting> = Effect.gen(function*() {
   const url = yield* secret("databaseUrl")
-  if (Option.isSome(url) && !/^postgres(ql)?:\/\//.test(Redacted.value(url.value))) {
-    return yield* invalid("databaseUrl", "")
+  if (Option.isSome(url)) {
+    const problem = databaseUrlProblem(Redacted.value(url.value))
+    if (problem !== undefined) return yield* new InvalidSetting({ setting: settings.databaseUrl, problem })
   }
+  const identifier = (name: "schema" | "tablePrefix") =>
+    Effect.flatMap(withDefault(name), (text) => isIdentifier(text) ? Effect.succeed(text) : Effect.fail(invalid(name, text)))
   return {
     url,
     dataDir: yield* withDefault("dataDir"),
-    schema: yield* withDefault("schema"),
-    tablePrefix: yield* withDefault("tablePrefix")
+    schema: yield* identifier("schema"),
+    tablePrefix: yield* identifier("tablePrefix"),
+    poolSize: yield* integer("poolSize", 1, 100)
   }
 })
+
+// What is wrong with a database URL, without repeating it (it may hold a password).
+const databaseUrlProblem = (text: string): string | undefined => {
+  if (!/^postgres(ql)?:\/\//.test(text)) return "the value given is not valid"
+  const port = /^postgres(?:ql)?:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?/.exec(text)?.[1]
+  if (port !== undefined && !/^\d{1,5}$/.test(port)) return "its port is not a number"
+  if (!URL.canParse(text)) return "the value given is not a valid URL"
+  return undefined
+}
 
 /** The relay's settings. */
 export interface RelaySettings {
@@ -341,13 +151,15 @@ export interface RelaySettings {
   /** `true` for every topic, or the ordered topics' names; `false` for unordered delivery. */
   readonly ordered: boolean | ReadonlyArray<string>
   readonly deadLetteredKey: "block" | "skip"
+  /** Webhook requests in flight at once per batch. */
+  readonly webhookConcurrency: number
 }
 
 /** The relay's settings, validated. */
 export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(function*() {
-  const retryText = yield* withDefault("retry")
-  const retryPolicy = parseRetry(retryText)
-  if (retryPolicy === undefined) return yield* invalid("retry", retryText)
+  const retry = parseRetryOrProblem(yield* withDefault("retry"))
+  if ("problem" in retry) return yield* new InvalidSetting({ setting: settings.retry, problem: retry.problem })
+  const retryPolicy = retry.policy
   const leadership = yield* withDefault("leadership")
   if (leadership !== "always" && leadership !== "advisory-lock") return yield* invalid("leadership", leadership)
   const orderedText = yield* withDefault("ordered")
@@ -361,11 +173,13 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
     pollInterval: yield* duration("pollInterval"),
     lease: yield* duration("lease"),
     sendTimeout: yield* duration("sendTimeout"),
-    shutdownTimeout: yield* duration("shutdownTimeout"),
+    // Zero has a meaning here: stop at once, leaving in-flight batches to their leases.
+    shutdownTimeout: yield* duration("shutdownTimeout", { allowZero: true }),
     retryPolicy,
     leadership,
     ordered,
-    deadLetteredKey
+    deadLetteredKey,
+    webhookConcurrency: yield* integer("webhookConcurrency", 1, 1_000)
   }
 })
 
@@ -399,13 +213,19 @@ export const sender: Effect.Effect<SenderSettings, InvalidSetting> = Effect.gen(
   }
   const kind = parsed === undefined ? undefined : senderKinds[parsed.protocol]
   if (kind === undefined) return yield* invalid("sender", "")
-  return { kind, url: url.value, signingSecret: yield* secret("signingSecret") }
+  const signingSecret = yield* secret("signingSecret")
+  if (Option.isSome(signingSecret)) {
+    const problem = WebhookSignature.secretProblem(Redacted.value(signingSecret.value))
+    if (problem !== undefined) return yield* new InvalidSetting({ setting: settings.signingSecret, problem })
+  }
+  return { kind, url: url.value, signingSecret }
 })
 
 /** The management HTTP server's settings. */
 export interface HttpSettings {
   /** `undefined` when turned off. */
   readonly port: number | undefined
+  readonly host: string
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
   readonly stallThreshold: Duration.Duration
 }
@@ -418,7 +238,34 @@ export const http: Effect.Effect<HttpSettings, InvalidSetting> = Effect.gen(func
   if (Option.isSome(adminToken) && Redacted.value(adminToken.value).length < 16) {
     return yield* new InvalidSetting({ setting: settings.adminToken, problem: "it is too short" })
   }
-  return { port, adminToken, stallThreshold: yield* duration("stallThreshold") }
+  const host = (yield* withDefault("httpHost")).trim()
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) return yield* invalid("httpHost", host)
+  return { port, host, adminToken, stallThreshold: yield* duration("stallThreshold") }
+})
+
+/** How the runner logs. */
+export interface LogSettings {
+  readonly level: LogLevel.LogLevel
+  readonly format: "text" | "json"
+}
+
+const logLevels: Record<string, LogLevel.LogLevel> = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  warn: LogLevel.Warning,
+  error: LogLevel.Error,
+  none: LogLevel.None
+}
+
+/** The log settings, validated. */
+export const logging: Effect.Effect<LogSettings, InvalidSetting> = Effect.gen(function*() {
+  const levelText = yield* withDefault("logLevel")
+  const level = logLevels[levelText.trim().toLowerCase()]
+  if (level === undefined) return yield* invalid("logLevel", levelText)
+  const format = (yield* withDefault("logFormat")).trim().toLowerCase()
+  if (format !== "text" && format !== "json") return yield* invalid("logFormat", format)
+  return { level, format }
 })
 
 /** Fails with `InvalidSetting` for a setting that must be given. */

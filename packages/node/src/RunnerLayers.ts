@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { AmqpSender } from "@effect-outbox/amqp"
-import { Leadership, type OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
+import { Leadership, OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
 import { NatsSender } from "@effect-outbox/nats"
 import { PgliteClient } from "@effect-outbox/pglite"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
@@ -25,7 +25,9 @@ import { scrubber } from "./internal/redact.js"
 import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayProgress from "./RelayProgress.js"
-import type * as RunnerConfig from "./RunnerConfig.js"
+import { isRefusedSetting } from "./internal/databaseRefusal.js"
+import * as RunnerConfig from "./RunnerConfig.js"
+import * as StoreConnection from "./StoreConnection.js"
 
 /** The runner could not start: no database, a port taken. The message is safe to print. */
 export class StartupError extends Data.TaggedError("StartupError")<{ readonly reason: string }> {
@@ -66,7 +68,7 @@ export const describeDatabase = (database: RunnerConfig.Database): string =>
 export const store = (
   database: RunnerConfig.Database,
   options: { readonly migrate?: boolean } = {}
-): Layer.Layer<OutboxStore.OutboxStore | SqlClient.SqlClient, StartupError> => {
+): Layer.Layer<OutboxStore.OutboxStore | SqlClient.SqlClient, StartupError | RunnerConfig.InvalidSetting> => {
   const storeOptions = { schema: database.schema, tablePrefix: database.tablePrefix, migrate: options.migrate ?? true }
   const explain = describe(Option.toArray(database.url))
   const where = describeDatabase(database)
@@ -74,7 +76,7 @@ export const store = (
     onSome: (url) =>
       SqlOutboxStore.layer(storeOptions).pipe(
         Layer.provide(Notifications.layerPg),
-        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox" }))
+        Layer.provideMerge(PgClient.layer({ url, applicationName: "outbox", maxConnections: database.poolSize }))
       ),
     onNone: () =>
       SqlOutboxStore.layer(storeOptions).pipe(
@@ -82,12 +84,15 @@ export const store = (
         Layer.provideMerge(PgliteClient.layer({ dataDir: database.dataDir }))
       )
   })
-  return Layer.catchAll(layer, (error) =>
-    Layer.fail(new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` })))
+  return Layer.mapError(layer, (error): StartupError | RunnerConfig.InvalidSetting =>
+    // A server that refuses the settings (password, database name) will not change its mind: no waiting.
+    Option.isSome(database.url) && isRefusedSetting(error)
+      ? new RunnerConfig.InvalidSetting({
+        setting: RunnerConfig.settings.databaseUrl,
+        problem: `the server refused it (${explain(error)})`
+      })
+      : new StartupError({ reason: `Cannot open the outbox (${where}): ${explain(error)}` }))
 }
-
-/** Requests in flight at once per batch. */
-const webhookConcurrency = 10
 
 /**
  * The sender for the settings: a webhook, NATS JetStream or RabbitMQ, by the
@@ -95,8 +100,9 @@ const webhookConcurrency = 10
  */
 export const sender = (
   settings: RunnerConfig.SenderSettings,
-  sendTimeout: RunnerConfig.RelaySettings["sendTimeout"]
+  relay: Pick<RunnerConfig.RelaySettings, "sendTimeout" | "webhookConcurrency">
 ): Layer.Layer<Sender.Sender, StartupError> => {
+  const sendTimeout = relay.sendTimeout
   const layer: Layer.Layer<Sender.Sender, { readonly message: string }> = settings.kind === "nats"
     ? NatsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
     : settings.kind === "amqp"
@@ -105,7 +111,7 @@ export const sender = (
       url: Redacted.value(settings.url),
       secret: Option.getOrUndefined(settings.signingSecret),
       timeout: sendTimeout,
-      concurrency: webhookConcurrency
+      concurrency: relay.webhookConcurrency
     }).pipe(Layer.provide(NodeHttpClient.layerUndici))
   // Each sender's errors name the host at most, never credentials.
   return Layer.mapError(layer, (error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
@@ -135,7 +141,7 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   // then reports what is unconfirmed as failed): the relay's own timeout is
   // only a backstop above it.
   sendTimeout: kind === "webhook"
-    ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / webhookConcurrency) + 1)
+    ? Duration.times(relay.sendTimeout, Math.ceil(relay.batchSize / relay.webhookConcurrency) + 1)
     : Duration.times(relay.sendTimeout, 2),
   shutdownTimeout: relay.shutdownTimeout,
   retryPolicy: relay.retryPolicy,
@@ -144,36 +150,50 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
 })
 
 /**
- * Everything `outbox run` runs: the relay (tracked for readiness) and the
- * management server. The relay's tracker is part of the output, so the runner
- * can wait on `RelayProgress.failWhenStopped`.
+ * Everything `outbox run` runs: the management server first, then the store
+ * (waiting for the database while it is down or starting, see
+ * `StoreConnection`; `/readyz` says so meanwhile), then the sender,
+ * leadership and the relay (tracked for readiness). The relay's tracker is
+ * the output, so the runner can wait on `RelayProgress.failWhenStopped`.
  */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database
   readonly relay: RunnerConfig.RelaySettings
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
-}) => {
-  const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind))
-  const http = settings.http.port === undefined
-    ? Layer.empty
-    : ManagementServer.layer({
-      port: settings.http.port,
-      adminToken: Option.getOrUndefined(settings.http.adminToken),
-      readiness: { stallThreshold: settings.http.stallThreshold }
-    }).pipe(
-      Layer.provide(PrometheusMetrics.layer()),
-      Layer.mapError((error) =>
-        new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
-      Layer.tap((context) =>
-        Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
-          url: Context.get(context, ManagementServer.ManagementServer).url
-        }))
-    )
-  return Layer.mergeAll(relay, http).pipe(
-    Layer.provideMerge(RelayProgress.layer),
-    Layer.provide(sender(settings.sender, settings.relay.sendTimeout)),
-    Layer.provide(leadership(settings.relay, settings.database)),
-    Layer.provideMerge(store(settings.database))
+}): Layer.Layer<RelayProgress.RelayProgress, StartupError | RunnerConfig.InvalidSetting> =>
+  Layer.scoped(
+    RelayProgress.RelayProgress,
+    Effect.gen(function*() {
+      const scope = yield* Effect.scope
+      const connection = yield* StoreConnection.make
+      const tracker = yield* RelayProgress.make
+      const progress = Layer.succeed(RelayProgress.RelayProgress, tracker)
+      if (settings.http.port !== undefined) {
+        const http = ManagementServer.layer({
+          port: settings.http.port,
+          host: settings.http.host,
+          adminToken: Option.getOrUndefined(settings.http.adminToken),
+          readiness: { stallThreshold: settings.http.stallThreshold }
+        }).pipe(
+          Layer.provide(PrometheusMetrics.layer()),
+          Layer.mapError((error) =>
+            new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
+          Layer.provide(Layer.mergeAll(progress, Layer.succeed(OutboxStore.OutboxStore, connection.store)))
+        )
+        const server = yield* Layer.buildWithScope(http, scope)
+        yield* Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
+          url: Context.get(server, ManagementServer.ManagementServer).url
+        })
+      }
+      const opened = Layer.succeedContext(yield* StoreConnection.open(connection, store(settings.database)))
+      const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
+        Layer.provide(progress),
+        Layer.provide(sender(settings.sender, settings.relay)),
+        Layer.provide(Layer.provide(leadership(settings.relay, settings.database), opened)),
+        Layer.provide(opened)
+      )
+      yield* Layer.buildWithScope(relay, scope)
+      return tracker
+    })
   )
-}

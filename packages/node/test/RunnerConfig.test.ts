@@ -61,7 +61,7 @@ describe("RunnerConfig", () => {
     Effect.gen(function*() {
       const emptyTopic = yield* RunnerConfig.relay.pipe(withFlags({ ordered: "order.created,,order.paid" }), Effect.flip)
       expect(emptyTopic.message).toBe(
-        `Invalid OUTBOX_ORDERED (--ordered): got "order.created,,order.paid"; expected false, true or a comma-separated list of topic names`
+        `Invalid OUTBOX_ORDERED (--ordered): got "order.created,,order.paid"; expected true or false (also yes/no, on/off, 1/0) or a comma-separated list of topic names`
       )
       const policy = yield* RunnerConfig.relay.pipe(withFlags({ ordered: "true", deadLetteredKey: "drop" }), Effect.flip)
       expect(policy.message).toBe(`Invalid OUTBOX_DEAD_LETTERED_KEY (--dead-lettered-key): got "drop"; expected block or skip`)
@@ -74,7 +74,10 @@ describe("RunnerConfig", () => {
     expect(RunnerConfig.parseOrdered("false")).toBe(false)
     expect(RunnerConfig.parseOrdered("orders")).toEqual(["orders"])
     expect(RunnerConfig.parseOrdered("a, b ,c")).toEqual(["a", "b", "c"])
-    for (const bad of ["", ",", "a,", ",a", "a,,b", "true,orders", "orders,false"]) {
+    for (const [spelling, value] of [["yes", true], ["ON", true], ["1", true], ["no", false], ["off", false], ["0", false]] as const) {
+      expect(RunnerConfig.parseOrdered(spelling), spelling).toBe(value)
+    }
+    for (const bad of ["", ",", "a,", ",a", "a,,b", "true,orders", "orders,false", "orders,yes"]) {
       expect(RunnerConfig.parseOrdered(bad), JSON.stringify(bad)).toBeUndefined()
     }
   })
@@ -100,6 +103,42 @@ describe("RunnerConfig", () => {
       const second = yield* RetryPolicy.decide(policy, { attempt: 2, topic: "t", error: "e" })
       expect(first).toEqual(RetryPolicy.Decision.Retry({ delay: Duration.millis(5_000) }))
       expect(second._tag).toBe("Exhausted")
+    }))
+
+  it.effect("values that cannot work are refused up front, one line naming the setting, what was given and what is expected", () =>
+    Effect.gen(function*() {
+      const refused = <A>(effect: Effect.Effect<A, RunnerConfig.InvalidSetting>, flags: RunnerConfig.Flags) =>
+        Effect.map(Effect.flip(withFlags(flags)(effect)), (error) => error.message)
+      const cases: ReadonlyArray<readonly [Effect.Effect<unknown, RunnerConfig.InvalidSetting>, RunnerConfig.Flags, string]> = [
+        [RunnerConfig.relay, { pollInterval: "0s" }, `Invalid OUTBOX_POLL_INTERVAL (--poll-interval): got "0s" (zero cannot work here); expected a duration such as 500ms, 1s, 2m`],
+        [RunnerConfig.relay, { lease: "0ms" }, `Invalid OUTBOX_LEASE (--lease): got "0ms" (zero cannot work here)`],
+        [RunnerConfig.relay, { sendTimeout: "0s" }, `Invalid OUTBOX_SEND_TIMEOUT (--send-timeout): got "0s" (zero cannot work here)`],
+        [RunnerConfig.relay, { retry: "exponential:base=5m,cap=1s" }, `Invalid OUTBOX_RETRY (--retry): got "exponential:base=5m,cap=1s" (cap 1s is below base 5m)`],
+        [RunnerConfig.relay, { retry: "exponential-jitter:attempts=1e3" }, `Invalid OUTBOX_RETRY (--retry): got "exponential-jitter:attempts=1e3" (attempts must be a whole number of at least 1)`],
+        [RunnerConfig.relay, { webhookConcurrency: "0" }, `Invalid OUTBOX_WEBHOOK_CONCURRENCY (--webhook-concurrency): got "0"`],
+        [RunnerConfig.sender, { sender: "http://h/x", signingSecret: "whsec_not base64!" }, `Invalid OUTBOX_SIGNING_SECRET (--signing-secret): a secret starting with "whsec_" must continue with the key in base64`],
+        [RunnerConfig.database, { databaseUrl: "postgres://u:pw-SECRET@db:54x2/app" }, `Invalid OUTBOX_DATABASE_URL (--database-url): its port is not a number; expected a postgres:// or postgresql:// URL`],
+        [RunnerConfig.database, { schema: "app; drop table x" }, `Invalid OUTBOX_SCHEMA (--schema): got "app; drop table x"; expected a plain SQL identifier`],
+        [RunnerConfig.database, { tablePrefix: "my-outbox" }, `Invalid OUTBOX_TABLE_PREFIX (--table-prefix): got "my-outbox"; expected a plain SQL identifier`],
+        [RunnerConfig.database, { poolSize: "many" }, `Invalid OUTBOX_DATABASE_POOL_SIZE (--database-pool-size): got "many"`],
+        [RunnerConfig.http, { httpHost: "local host" }, `Invalid OUTBOX_HTTP_HOST (--http-host): got "local host"`],
+        [RunnerConfig.http, { stallThreshold: "0s" }, `Invalid OUTBOX_STALL_THRESHOLD (--stall-threshold): got "0s" (zero cannot work here)`],
+        [RunnerConfig.logging, { logLevel: "loud" }, `Invalid OUTBOX_LOG_LEVEL (--log-level): got "loud"; expected debug, info, warning, error or none`],
+        [RunnerConfig.logging, { logFormat: "xml" }, `Invalid OUTBOX_LOG_FORMAT (--log-format): got "xml"; expected text or json`]
+      ]
+      for (const [effect, flags, expected] of cases) {
+        const message = yield* refused(effect, flags)
+        expect(message, JSON.stringify(flags)).toContain(expected)
+        expect(message).not.toContain("\n")
+        expect(message).not.toContain("pw-SECRET")
+      }
+      // Zero has a meaning for the shutdown timeout (stop at once): accepted.
+      expect(Duration.toMillis((yield* withFlags({ shutdownTimeout: "0s" })(RunnerConfig.relay)).shutdownTimeout)).toBe(0)
+      const set = yield* withFlags({ httpHost: "127.0.0.1", poolSize: "3", webhookConcurrency: "25", logLevel: "debug", logFormat: "json" })(
+        Effect.all({ http: RunnerConfig.http, database: RunnerConfig.database, relay: RunnerConfig.relay, logging: RunnerConfig.logging })
+      )
+      expect([set.http.host, set.database.poolSize, set.relay.webhookConcurrency, set.logging.level._tag, set.logging.format])
+        .toEqual(["127.0.0.1", 3, 25, "Debug", "json"])
     }))
 
   it("the README documents every setting", () => {

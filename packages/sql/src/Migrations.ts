@@ -93,7 +93,13 @@ const migrations = (tables: Tables.Tables) => ({
     Effect.all([
       sql`ALTER TABLE ${sql(tables.outbox)} ADD COLUMN lost_claims integer NOT NULL DEFAULT 0`.withoutTransform,
       sql`ALTER TABLE ${sql(tables.deadLetters)} ADD COLUMN lost_claims integer NOT NULL DEFAULT 0`.withoutTransform
-    ], { discard: true }))
+    ], { discard: true })),
+  // Due-time wake-ups: an idle relay asks when the next unsent row comes due
+  // (`min(available_at)` past now), one descent of this index instead of a scan
+  // of every waiting retry or delayed message.
+  "5_due_index": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`CREATE INDEX ${sql(`${tables.prefix}_due`)} ON ${sql(tables.outbox)} (available_at)
+        WHERE sent_at IS NULL`.withoutTransform)
 })
 
 /** Runs pending migrations; returns the ones it applied (none when up to date). */

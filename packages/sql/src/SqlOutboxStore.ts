@@ -302,6 +302,11 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       const completed: Array<string> = []
       const fenced: Array<string> = []
       for (const completion of completions) (done.has(completion.id) ? completed : fenced).push(completion.id)
+      // A retry comes due later: tell the other relays (and a relay that starts
+      // after this one stops), so each can sleep until it instead of the next poll.
+      if (completions.some((completion) => completion._tag === "Retry" && done.has(completion.id))) {
+        yield* sql`SELECT pg_notify(${tables.channel}, 'retry')`.withoutTransform
+      }
       return { completed, fenced } satisfies CompleteReport
     }).pipe(refail("complete"))
 
@@ -397,6 +402,18 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       ),
 
     wakeups,
+
+    // In the database's time, so the relay's clock need not agree with it.
+    nextDue: sql<{ due_in: number | null }>`
+      SELECT (extract(epoch FROM min(available_at) - now()) * 1000)::float8 AS due_in
+      FROM ${outbox} WHERE sent_at IS NULL AND available_at > now()`.withoutTransform.pipe(
+      Effect.map(([row]) =>
+        row?.due_in === null || row?.due_in === undefined
+          ? Option.none()
+          : Option.some(Duration.millis(Math.max(0, row.due_in)))
+      ),
+      refail("nextDue")
+    ),
 
     unsettled: (ids) =>
       sql<{ id: string | number }>`

@@ -50,6 +50,15 @@ export class WebhookSecretError extends Data.TaggedError("WebhookSecretError")<{
   }
 }
 
+/**
+ * Checks a signing secret without using it: `undefined` when the sender and
+ * `verify` accept it, otherwise what is wrong with it (never the secret
+ * itself), the `detail` of the `WebhookSecretError` they would fail with.
+ * For validating configuration up front.
+ */
+export const secretProblem = (secret: string): string | undefined =>
+  Either.match(decodeSecret(secret), { onLeft: (problem) => problem, onRight: () => undefined })
+
 /** Why a request failed verification. */
 export type VerificationFailure = "MissingHeader" | "InvalidTimestamp" | "TimestampOutOfTolerance" | "InvalidSignature"
 

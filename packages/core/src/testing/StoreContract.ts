@@ -17,6 +17,7 @@ import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
@@ -102,6 +103,22 @@ export const run = <E>(name: string, options: Options<E>): void => {
       expect(first?.attempts).toBe(1)
       expect(first?.createdAt).toBeInstanceOf(Date)
       expect(second?.key).toBeNull()
+    }))
+
+    test("nextDue: how long until the earliest delayed message or retry comes due; none when nothing waits", Effect.gen(function*() {
+      const nextDueMillis = Effect.flatMap(store, (s) => s.nextDue).pipe(Effect.map(Option.map(Duration.toMillis)))
+      expect(Option.isNone(yield* nextDueMillis)).toBe(true)
+      yield* append(message("t", { n: 1 }))
+      // A message claimable now is not "due later".
+      expect(Option.isNone(yield* nextDueMillis)).toBe(true)
+      yield* append(message("t", { n: 2 }, { delay: Duration.minutes(10) }))
+      yield* append(message("t", { n: 3 }, { delay: Duration.minutes(5) }))
+      // The one available message, leased for ten minutes: its lease ends after the 5-minute delay.
+      expect((yield* claim(10)).messages).toHaveLength(1)
+      const due = yield* nextDueMillis
+      // Five minutes, less the time the statements took on a live store.
+      expect(Option.getOrElse(due, () => 0)).toBeGreaterThan(4 * 60_000)
+      expect(Option.getOrElse(due, () => Infinity)).toBeLessThanOrEqual(5 * 60_000)
     }))
 
     test("batchSize limits a claim and the next claim continues in id order", Effect.gen(function*() {

@@ -1,5 +1,8 @@
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as RunnerConfig from "../RunnerConfig.js"
 
@@ -29,4 +32,15 @@ export const withSettingsFrom = (flags: Readonly<Record<string, Option.Option<st
 }
 
 /** The settings every command needs: where the outbox is. */
-export const databaseFlags = settingFlags("databaseUrl", "dataDir", "schema", "tablePrefix")
+export const databaseFlags = settingFlags("databaseUrl", "dataDir", "schema", "tablePrefix", "poolSize")
+
+/** Runs `effect` logging as `OUTBOX_LOG_LEVEL` and `OUTBOX_LOG_FORMAT` say (read inside the settings' provider). */
+export const withLogging = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(RunnerConfig.logging, (logging) =>
+    effect.pipe(
+      Logger.withMinimumLogLevel(logging.level),
+      // JSON: one object per line on stderr (stdout carries command output), instead of the readable lines.
+      logging.format === "json"
+        ? Effect.locally(FiberRef.currentLoggers, HashSet.make(Logger.withConsoleError(Logger.jsonLogger)))
+        : (self) => self
+    ))

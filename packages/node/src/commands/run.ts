@@ -4,11 +4,12 @@ import * as Layer from "effect/Layer"
 import * as RelayProgress from "../RelayProgress.js"
 import * as RunnerConfig from "../RunnerConfig.js"
 import * as RunnerLayers from "../RunnerLayers.js"
-import { databaseFlags, settingFlags, withSettingsFrom } from "./flags.js"
+import { databaseFlags, settingFlags, withLogging, withSettingsFrom } from "./flags.js"
 
 const relayFlags = settingFlags(
   "sender",
   "signingSecret",
+  "webhookConcurrency",
   "batchSize",
   "concurrency",
   "pollInterval",
@@ -20,8 +21,11 @@ const relayFlags = settingFlags(
   "ordered",
   "deadLetteredKey",
   "httpPort",
+  "httpHost",
   "adminToken",
-  "stallThreshold"
+  "stallThreshold",
+  "logLevel",
+  "logFormat"
 )
 
 /** `outbox run`: drain the outbox into the sender until SIGTERM/SIGINT. */
@@ -42,7 +46,7 @@ export const run = Command.make("run", { database: databaseFlags, relay: relayFl
         (running) => Effect.provide(RelayProgress.failWhenStopped, running)
       )
     )
-  }).pipe(withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
+  }).pipe(withLogging, withSettingsFrom({ ...flags.database, ...flags.relay }))).pipe(
     Command.withDescription(
       "Drain the outbox into the sender until SIGTERM/SIGINT (then finish in-flight batches and exit 0). Serves /healthz, /readyz, /metrics and the admin API."
     )

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as RunnerConfig from "../RunnerConfig.js"
 import * as RunnerLayers from "../RunnerLayers.js"
-import { databaseFlags, settingFlags, withSettingsFrom } from "./flags.js"
+import { databaseFlags, settingFlags, withLogging, withSettingsFrom } from "./flags.js"
 
 /** Runs `effect` with the store (not migrating unless asked). */
 const withStore = (options: { readonly migrate: boolean }) =>
@@ -42,6 +42,9 @@ export const stats = Command.make("stats", { database: databaseFlags }, (flags) 
 
 const drainFlags = settingFlags(
   "sender",
+  "webhookConcurrency",
+  "logLevel",
+  "logFormat",
   "signingSecret",
   "batchSize",
   "lease",
@@ -73,10 +76,10 @@ export const drain = Command.make(
           if (flags.once || step.claimed === 0) return
         }
       }).pipe(
-        Effect.provide(Layer.merge(RunnerLayers.store(database), RunnerLayers.sender(sender, relay.sendTimeout)))
+        Effect.provide(Layer.merge(RunnerLayers.store(database), RunnerLayers.sender(sender, relay)))
       )
       yield* Console.log(JSON.stringify(totals))
-    }).pipe(withSettingsFrom({ ...flags.database, ...flags.relay }))
+    }).pipe(withLogging, withSettingsFrom({ ...flags.database, ...flags.relay }))
 ).pipe(
   Command.withDescription(
     "Deliver what is claimable now and exit (retries that come due later stay for the next run); --once: a single batch. Prints the totals as JSON."
