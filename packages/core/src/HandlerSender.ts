@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { OutboxMessage } from "./Message.js"
@@ -74,13 +75,26 @@ export interface Options {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- extracts R from a tuple of handlers
 type HandlerContext<H extends ReadonlyArray<Handler<any>>> = H[number] extends Handler<infer R> ? R : never
 
-/** Builds the sender from handlers; a message on a topic with no handler is `Rejected`. */
+/** Two handlers were given for one topic: which one should run is not guessed. */
+export class DuplicateHandler extends Data.TaggedError("DuplicateHandler")<{ readonly topic: string }> {
+  override get message() {
+    return `Two handlers for topic "${this.topic}": give one per topic (compose them inside it to run several)`
+  }
+}
+
+/**
+ * Builds the sender from handlers; a message on a topic with no handler is
+ * `Rejected`. Fails with `DuplicateHandler` when two handlers share a topic.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see HandlerContext
 export const make = <const H extends ReadonlyArray<Handler<any>>>(handlers: H, options: Options = {}) =>
-  Effect.map(Effect.context<HandlerContext<H>>(), (context) => {
+  Effect.flatMap(Effect.context<HandlerContext<H>>(), (context) => {
     const byTopic = new Map<string, Handler<HandlerContext<H>>>()
-    for (const entry of handlers) byTopic.set(entry.topic, entry)
-    return Sender.of({
+    for (const entry of handlers) {
+      if (byTopic.has(entry.topic)) return Effect.fail(new DuplicateHandler({ topic: entry.topic }))
+      byTopic.set(entry.topic, entry)
+    }
+    return Effect.succeed(Sender.of({
       send: (batch) =>
         Effect.forEach(batch, (message) => {
           const entry = byTopic.get(message.topic)
@@ -88,11 +102,11 @@ export const make = <const H extends ReadonlyArray<Handler<any>>>(handlers: H, o
             ? Effect.succeed(SendResult.Rejected({ id: message.id, error: `no handler for topic "${message.topic}"` }))
             : Effect.provide(entry.run(message), context)
         }, { concurrency: options.concurrency ?? 1 })
-    })
+    }))
   })
 
 /** The handler sender as a layer. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see HandlerContext
 export const layer = <const H extends ReadonlyArray<Handler<any>>>(
   ...handlers: H
-): Layer.Layer<Sender, never, HandlerContext<H>> => Layer.effect(Sender, make(handlers))
+): Layer.Layer<Sender, DuplicateHandler, HandlerContext<H>> => Layer.effect(Sender, make(handlers))

@@ -245,6 +245,7 @@ export const make = Effect.gen(function*() {
           return true
         })),
     wakeups: Stream.fromPubSub(wakeups),
+    wakeupsFrom: "in-process",
     nextDue: Effect.map(Clock.currentTimeMillis, (now) => {
       let earliest: number | null = null
       for (const row of rows.values()) {

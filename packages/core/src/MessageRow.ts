@@ -62,9 +62,14 @@ export type Row = typeof Row.Type
 /** A row that did not decode: its id and what was wrong with it, naming the field. */
 export interface Malformed {
   readonly id: MessageId
-  /** The field, then the problem: `headers.traceparent: expected string, got 123`. */
+  /** The field, then the problem: `headers.traceparent: Expected string, actual 123`. */
   readonly error: string
+  /** The row's topic and key when they are strings (so ordered delivery can park the key). */
+  readonly topic?: string | undefined
+  readonly key?: string | null | undefined
 }
+
+const stringOr = <A>(value: unknown, otherwise: A): string | A => (typeof value === "string" ? value : otherwise)
 
 const describeIssues = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
@@ -130,7 +135,15 @@ export const decode = (id: MessageId, raw: unknown): Either.Either<OutboxMessage
   isValid(raw)
     ? Either.right(toMessage(id, raw))
     : Either.match(decodeRow(raw), {
-      onLeft: (error) => Either.left({ id, error: `the stored row does not decode: ${describeIssues(error)}` }),
+      onLeft: (error) => {
+        const row: Record<string, unknown> = typeof raw === "object" && raw !== null ? { ...raw } : {}
+        return Either.left({
+          id,
+          error: `the stored row does not decode: ${describeIssues(error)}`,
+          topic: stringOr(row.topic, undefined),
+          key: row.key === null ? null : stringOr(row.key, undefined)
+        })
+      },
       onRight: (row) => Either.right(toMessage(id, row))
     })
 

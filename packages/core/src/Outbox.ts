@@ -75,9 +75,6 @@ export type PublicationsContext<P extends ReadonlyArray<AnyPublication>> = P[num
   ? E extends { readonly topic: Topic.Topic<infer _A, infer _I, infer R> } ? R : never
   : never
 
-/** Why a publish failed: the payload did not encode, the message is invalid, or the store failed. */
-export type PublishError = Topic.EncodeError | InvalidMessage | OutboxStoreError
-
 /**
  * A message that cannot be stored as given: a header value that is not a
  * string, or a topic, key or header value with a control character (a CR/LF
@@ -93,6 +90,9 @@ export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
     return `Cannot publish to topic ${JSON.stringify(this.topic)}: ${this.field} ${this.problem}`
   }
 }
+
+/** Why a publish failed: the payload did not encode, the message is invalid, or the store failed. */
+export type PublishError = Topic.EncodeError | InvalidMessage | OutboxStoreError
 
 const controlProblem = "contains a control character (CR, LF, NUL, …); remove it or encode the value"
 

@@ -170,6 +170,11 @@ export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<
    */
   readonly wakeups: Stream.Stream<void>
   /**
+   * Where `wakeups` come from, for the relay's start log (e.g. `NOTIFY on
+   * "outbox"`); absent when the store has none and relays only poll.
+   */
+  readonly wakeupsFrom?: string | undefined
+  /**
    * How long until the next unsent message becomes claimable by time alone: a
    * delayed message or a retry coming due, or a lease running out. `None` when
    * nothing is waiting for its time (what is claimable now does not count). The

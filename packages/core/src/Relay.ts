@@ -29,7 +29,6 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -43,11 +42,11 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { DeadLetterSink } from "./DeadLetter.js"
 import * as DueTime from "./internal/dueTime.js"
+import { checkLostClaims, logStepError, malformedIdentity, recordMalformed, StepDefect } from "./internal/isolation.js"
 import { completionFor, resultsByMessage } from "./internal/settle.js"
 import * as WakeSignal from "./internal/wakeSignal.js"
 import { Leadership } from "./Leadership.js"
 import { type OutboxMessage, traceparentHeader } from "./Message.js"
-import type { Malformed } from "./MessageRow.js"
 import * as OutboxMetrics from "./OutboxMetrics.js"
 import {
   type Claim,
@@ -189,11 +188,11 @@ const resolve = (options: Options): Resolved => {
   }
 }
 
-// Links the send span to each publisher's span: delivery may come hours later,
-// so the publisher is a link, not a parent.
 // A header that is not a W3C traceparent is no link (and never a reason to fail).
 const traceparentFormat = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
+// Links the send span to each publisher's span: delivery may come hours later,
+// so the publisher is a link, not a parent.
 const publisherLinks = (batch: ReadonlyArray<OutboxMessage>): Array<Tracer.SpanLink> =>
   batch.flatMap((message) => {
     const header: unknown = message.headers[traceparentHeader]
@@ -356,7 +355,7 @@ const recordOutcome = Effect.fnUntraced(function*(
 /** Under the `block` policy, a dead-lettered ordered message parks its key. */
 const parkKeys = (
   resolved: Resolved,
-  batch: ReadonlyArray<OutboxMessage>,
+  batch: ReadonlyArray<{ readonly id: string; readonly topic: string; readonly key: string | null }>,
   completions: ReadonlyArray<Completion>
 ): ReadonlyArray<Completion> => {
   if (resolved.ordering === undefined || resolved.config.deadLetteredKey === "skip") return completions
@@ -368,47 +367,11 @@ const parkKeys = (
   )
 }
 
-/** Splits off messages whose claims were lost to crashes too often: dead-lettered `Exhausted`, unsent. */
-const checkLostClaims = (resolved: Resolved, batch: ReadonlyArray<OutboxMessage>) => {
-  const budget = resolved.config.maxLostClaims
-  if (batch.every((message) => message.lostClaims < budget)) return { kept: batch, crashed: [] }
-  const kept: Array<OutboxMessage> = []
-  const crashed: Array<Completion> = []
-  for (const message of batch) {
-    if (message.lostClaims < budget) kept.push(message)
-    else {
-      crashed.push(Completion.DeadLetter({
-        id: message.id,
-        reason: "Exhausted",
-        error:
-          `its claim was lost ${message.lostClaims} times (the relay holding it crashed, hung or lost the store before recording a result; maxLostClaims is ${budget}): it may be what crashes relays`
-      }))
-    }
-  }
-  return { kept, crashed }
-}
-
-/** Logs and counts rows dead-lettered `Malformed` (they have no message to hand the dead-letter sink). */
-const recordMalformed = Effect.fnUntraced(function*(
-  malformed: ReadonlyArray<Malformed>,
-  completedIds: ReadonlySet<string>
-) {
-  let count = 0
-  for (const row of malformed) {
-    if (!completedIds.has(row.id)) continue
-    count++
-    yield* Effect.logWarning("A stored row does not decode; dead-lettered as Malformed").pipe(
-      Effect.annotateLogs({ messageId: row.id, error: row.error })
-    )
-  }
-  if (count > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.deadLettered, "(malformed)"), count)
-})
-
 /** Sends a claimed batch and settles every message of it in one store write. */
 const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
   const store = yield* OutboxStore
   const malformed = claim.malformed ?? []
-  const { kept, crashed } = checkLostClaims(resolved, claim.messages)
+  const { kept, crashed } = checkLostClaims(resolved.config.maxLostClaims, claim.messages)
   const { sendable, undecodable } = resolved.topics.size === 0
     ? { sendable: kept, undecodable: [] }
     : yield* checkPayloads(resolved, kept)
@@ -422,10 +385,12 @@ const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Clai
         : yield* completionFor(message, result, resolved.policyFor)
     )
   }
-  const completions = [
+  const completions = parkKeys(resolved, [...claim.messages, ...malformed.map(malformedIdentity)], [
     ...malformed.map((row) => Completion.DeadLetter({ id: row.id, reason: "Malformed", error: row.error })),
-    ...parkKeys(resolved, claim.messages, [...crashed, ...undecodable, ...settled])
-  ]
+    ...crashed,
+    ...undecodable,
+    ...settled
+  ])
   const report = yield* store.complete(claim.token, completions).pipe(
     Effect.withSpan("outbox.complete", { attributes: { "outbox.batch_size": completions.length } })
   )
@@ -526,24 +491,6 @@ const storeErrorBackoff = Schedule.exponential(Duration.millis(100)).pipe(
   Schedule.union(Schedule.spaced(Duration.seconds(5)))
 )
 
-/**
- * A defect escaped a drain step (a bug in a retry policy, an observer, the
- * relay itself). The loop logs it, backs off and carries on: the batch keeps
- * its lease and is re-claimed when it expires, as after a crash.
- */
-class StepDefect extends Data.TaggedError("StepDefect")<{ readonly defect: unknown }> {
-  override get message() {
-    return `the relay hit a defect: ${Cause.pretty(Cause.die(this.defect)).split("\n")[0] ?? "unknown defect"}`
-  }
-}
-
-const logStepError = (error: OutboxStoreError | StepDefect) =>
-  error._tag === "StepDefect"
-    ? Effect.logError("A drain step died; backing off and carrying on (its batch is re-claimed after its lease)", error.message)
-    : error.kind === "Statement"
-    ? Effect.logError("The outbox store refused a statement (an SQL error, not a lost connection); backing off", error.message)
-    : Effect.logError("The relay could not reach the outbox store; backing off", error)
-
 const worker = (
   resolved: Resolved,
   signal: WakeSignal.WakeSignal,
@@ -600,8 +547,19 @@ export const run = (
     yield* Effect.annotateLogs(Effect.logInfo("Relay started"), {
       batchSize: resolved.config.batchSize,
       concurrency: resolved.config.concurrency,
-      ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(",")
+      ordered: ordering === undefined ? "no" : ordering === "all" ? "all topics" : ordering.topics.join(","),
+      // A missing wake-up source is visible here instead of silently slow.
+      wakeups: `${store.wakeupsFrom ?? "none"}; due times; polling every ${Duration.format(resolved.pollInterval)}`,
+      // Only these topics' payloads are decoded before sending (an undecodable one is dead-lettered).
+      checkedTopics: resolved.topics.size === 0 ? "none" : [...resolved.topics.keys()].join(",")
     })
+    if (store.wakeupsFrom === undefined) {
+      yield* Effect.logWarning(
+        `The outbox store has no wake-ups (for Postgres, provide Notifications.layerPg): new messages wait up to pollInterval (${
+          Duration.format(resolved.pollInterval)
+        })`
+      )
+    }
     return yield* Effect.forEach(
       Array.from({ length: Math.max(1, resolved.config.concurrency) }, () => worker(resolved, signal, leadership, onStep)),
       (work) => work,

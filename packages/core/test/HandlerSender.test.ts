@@ -43,4 +43,15 @@ describe("HandlerSender", () => {
       expect(results[0]).toMatchObject({ error: "bug" })
       expect(results[1]).toMatchObject({ reason: "Undecodable" })
     }))
+
+  it.effect("two handlers for one topic are refused at layer build, naming the topic", () =>
+    Effect.gen(function*() {
+      const twice = HandlerSender.layer(
+        HandlerSender.handler(OrderCreated, () => Effect.void),
+        HandlerSender.handler(OrderCreated, () => Effect.void)
+      )
+      const error = yield* Layer.build(twice).pipe(Effect.scoped, Effect.flip)
+      expect(error._tag).toBe("DuplicateHandler")
+      expect(error.message).toBe(`Two handlers for topic "order.created": give one per topic (compose them inside it to run several)`)
+    }))
 })

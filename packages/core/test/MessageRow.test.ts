@@ -60,10 +60,14 @@ describe("MessageRow", () => {
       availableAt: new Date(0)
     }))
     expect(MessageRow.decode("7", { ...valid, attempts: 2_147_483_647 })).toMatchObject({ right: { attempts: 2_147_483_647 } })
-    expect(MessageRow.decode("8", { ...valid, headers: { traceparent: 123 }, created_at: Infinity })).toEqual(Either.left({
-      id: "8",
-      error:
-        "the stored row does not decode: headers.traceparent: Expected string, actual 123; created_at: expected a valid date, not Infinity"
-    }))
+    expect(MessageRow.decode("8", { ...valid, key: "k-1", headers: { traceparent: 123 }, created_at: Infinity })).toEqual(
+      Either.left({
+        id: "8",
+        error:
+          "the stored row does not decode: headers.traceparent: Expected string, actual 123; created_at: expected a valid date, not Infinity",
+        topic: "order.created",
+        key: "k-1"
+      })
+    )
   })
 })

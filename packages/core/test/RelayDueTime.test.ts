@@ -1,7 +1,7 @@
 import { MemoryStore, Outbox, OutboxStore, Relay, RetryPolicy } from "@effect-outbox/core"
 import { Drain, RecordingSender } from "@effect-outbox/core/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Ref, TestClock } from "effect"
+import { Duration, Effect, HashMap, Layer, Logger, Option, Ref, Stream, TestClock } from "effect"
 import { attemptTimes, OrderCreated, testEnv } from "./fixtures.js"
 
 // A minute's poll: anything attempted sooner was woken by its due time, not the poll.
@@ -72,5 +72,33 @@ describe("Relay: due messages go out when due, whatever pollInterval is", () => 
       yield* Outbox.publish(OrderCreated, { n: 2 }, { delay: "3 seconds" })
       yield* Outbox.publish(OrderCreated, { n: 3 }, { delay: "2 seconds" })
       expect(Option.map(yield* store.nextDue, Duration.toMillis)).toEqual(Option.some(2_000))
+    }).pipe(Effect.provide(testEnv())))
+
+  it.scoped("the start log says which wake-ups the relay has and which topics it checks", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const collect = Logger.make(({ annotations, message }) => {
+        lines.push(`${String(message)} ${JSON.stringify(Object.fromEntries(HashMap.toEntries(annotations)))}`)
+      })
+      yield* Effect.forkScoped(Relay.run({ ...slowPoll, topics: [OrderCreated] }).pipe(Effect.provide(Logger.add(collect))))
+      yield* TestClock.adjust("1 millis")
+      const started = lines.find((line) => line.startsWith("Relay started"))
+      expect(started).toContain(`"wakeups":"in-process; due times; polling every 1m"`)
+      expect(started).toContain(`"checkedTopics":"order.created"`)
+    }).pipe(Effect.provide(testEnv())))
+
+  it.scoped("a store without wake-ups is called out at start: it only polls", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const collect = Logger.make(({ message }) => {
+        lines.push(String(message))
+      })
+      const store = yield* OutboxStore.OutboxStore
+      const silent = OutboxStore.OutboxStore.of({ ...store, wakeups: Stream.never, wakeupsFrom: undefined })
+      yield* Effect.forkScoped(
+        Relay.run(slowPoll).pipe(Effect.provideService(OutboxStore.OutboxStore, silent), Effect.provide(Logger.add(collect)))
+      )
+      yield* TestClock.adjust("1 millis")
+      expect(lines.some((line) => line.startsWith("The outbox store has no wake-ups") && line.includes("1m"))).toBe(true)
     }).pipe(Effect.provide(testEnv())))
 })

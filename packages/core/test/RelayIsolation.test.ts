@@ -104,3 +104,21 @@ describe("Relay isolation: one bad message never takes its batch or the relay wi
       expect(letter?.lastError).toContain("its claim was lost 3 times")
     }).pipe(Effect.provide(testEnv())))
 })
+
+describe("Relay isolation under ordered delivery", () => {
+  it.effect("a malformed head of an ordered key parks the key under `block`, like any dead-lettered head", () =>
+    Effect.gen(function*() {
+      const store = yield* OutboxStore.OutboxStore
+      const headers = { traceparent: 123 } as unknown as Record<string, string> // what untyped code can do
+      const [bad, later, other] = yield* store.append([
+        { topic: "order.created", key: "k", payload: { n: 1 }, headers },
+        { topic: "order.created", key: "k", payload: { n: 2 }, headers: {} },
+        { topic: "order.created", key: "j", payload: { n: 3 }, headers: {} }
+      ])
+      yield* Relay.drainOnce({ ordered: true })
+      yield* Relay.drainOnce({ ordered: true })
+      expect(yield* RecordingSender.sentIds).toEqual([other])
+      expect(yield* store.deadLetters.list({})).toMatchObject([{ id: bad, reason: "Malformed", parksKey: true }])
+      expect(yield* store.unsettled([String(later)])).toEqual([later])
+    }).pipe(Effect.provide(testEnv())))
+})

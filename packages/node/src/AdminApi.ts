@@ -19,7 +19,7 @@
  *   Without any filter they need `all=true`, so a forgotten filter cannot
  *   purge everything.
  *
- * Filters: `topic`; `reason` (`Exhausted`, `Rejected`, `Undecodable`); `ids`
+ * Filters: `topic`; `reason` (`Exhausted`, `Rejected`, `Undecodable`, `Malformed`); `ids`
  * (comma-separated); `olderThan` (died at least this long ago: `90` seconds,
  * `15m`, `2h`, `7d`); `limit`. An unknown or malformed parameter (on any route) → 400 with
  * `{ error }` naming it. A store failure → 503.

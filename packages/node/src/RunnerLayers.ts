@@ -162,38 +162,35 @@ export const runLayer = (settings: {
   readonly sender: RunnerConfig.SenderSettings
   readonly http: RunnerConfig.HttpSettings
 }): Layer.Layer<RelayProgress.RelayProgress, StartupError | RunnerConfig.InvalidSetting> =>
-  Layer.scoped(
-    RelayProgress.RelayProgress,
-    Effect.gen(function*() {
-      const scope = yield* Effect.scope
-      const connection = yield* StoreConnection.make
-      const tracker = yield* RelayProgress.make
-      const progress = Layer.succeed(RelayProgress.RelayProgress, tracker)
-      if (settings.http.port !== undefined) {
-        const http = ManagementServer.layer({
-          port: settings.http.port,
-          host: settings.http.host,
-          adminToken: Option.getOrUndefined(settings.http.adminToken),
-          readiness: { stallThreshold: settings.http.stallThreshold }
-        }).pipe(
-          Layer.provide(PrometheusMetrics.layer()),
-          Layer.mapError((error) =>
-            new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
-          Layer.provide(Layer.mergeAll(progress, Layer.succeed(OutboxStore.OutboxStore, connection.store)))
-        )
-        const server = yield* Layer.buildWithScope(http, scope)
-        yield* Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
-          url: Context.get(server, ManagementServer.ManagementServer).url
-        })
-      }
-      const opened = Layer.succeedContext(yield* StoreConnection.open(connection, store(settings.database)))
-      const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
-        Layer.provide(progress),
-        Layer.provide(sender(settings.sender, settings.relay)),
-        Layer.provide(Layer.provide(leadership(settings.relay, settings.database), opened)),
-        Layer.provide(opened)
+  Layer.scopedContext(Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const connection = yield* StoreConnection.make
+    const tracker = yield* RelayProgress.make
+    const progress = Layer.succeed(RelayProgress.RelayProgress, tracker)
+    if (settings.http.port !== undefined) {
+      const http = ManagementServer.layer({
+        port: settings.http.port,
+        host: settings.http.host,
+        adminToken: Option.getOrUndefined(settings.http.adminToken),
+        readiness: { stallThreshold: settings.http.stallThreshold }
+      }).pipe(
+        Layer.provide(PrometheusMetrics.layer()),
+        Layer.mapError((error) =>
+          new StartupError({ reason: `Cannot serve HTTP on port ${settings.http.port}: ${describe([])(error)}` })),
+        Layer.provide(Layer.mergeAll(progress, Layer.succeed(OutboxStore.OutboxStore, connection.store)))
       )
-      yield* Layer.buildWithScope(relay, scope)
-      return tracker
-    })
-  )
+      const server = yield* Layer.buildWithScope(http, scope)
+      yield* Effect.logInfo("Serving /healthz, /readyz, /metrics and /admin", {
+        url: Context.get(server, ManagementServer.ManagementServer).url
+      })
+    }
+    const opened = Layer.succeedContext(yield* StoreConnection.open(connection, store(settings.database)))
+    const relay = RelayProgress.layerRelay(relayOptions(settings.relay, settings.sender.kind)).pipe(
+      Layer.provide(progress),
+      Layer.provide(sender(settings.sender, settings.relay)),
+      Layer.provide(Layer.provide(leadership(settings.relay, settings.database), opened)),
+      Layer.provide(opened)
+    )
+    yield* Layer.buildWithScope(relay, scope)
+    return Context.make(RelayProgress.RelayProgress, tracker)
+  }))

@@ -386,7 +386,7 @@ describe("ManagementServer", () => {
         const cases: ReadonlyArray<readonly [string, string]> = [
           ["GET /admin/dead-letters?limit=abc", "Invalid query parameter \"limit\": expected a whole number of at least 1"],
           ["GET /admin/dead-letters?limit=0", "Invalid query parameter \"limit\": expected a whole number of at least 1"],
-          ["GET /admin/dead-letters?reason=Nope", "Invalid query parameter \"reason\": expected one of Exhausted, Rejected, Undecodable"],
+          ["GET /admin/dead-letters?reason=Nope", "Invalid query parameter \"reason\": expected one of Exhausted, Rejected, Undecodable, Malformed"],
           ["GET /admin/dead-letters?olderThan=soon", "Invalid query parameter \"olderThan\": expected a duration like 90 (seconds), 15m, 2h or 7d"],
           ["GET /admin/dead-letters?ids=1,,2", "Invalid query parameter \"ids\": expected comma-separated message ids"],
           ["GET /admin/dead-letters?topic=a&topic=b", "Invalid query parameter \"topic\": given more than once; give it once"],

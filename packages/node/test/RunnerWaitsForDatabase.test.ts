@@ -155,4 +155,13 @@ describe("outbox run while Postgres is not there yet", () => {
     expect(output).toContain("does not exist")
     expect(output).not.toContain("hunter2")
   })
+
+  it("dead-letters purge with no filter and no --all is a usage error (exit 2) before any database is opened", async () => {
+    const { code, output } = await runToEnd(["dead-letters", "purge"], {
+      OUTBOX_DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere" // nothing listens: opening it would fail
+    })
+    expect(code).toBe(2)
+    expect(output).toContain("pass --all to purge every dead letter")
+    expect(output).not.toContain("Cannot open the outbox")
+  })
 })

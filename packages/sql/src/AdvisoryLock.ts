@@ -14,6 +14,7 @@
 import { Leadership } from "@effect-outbox/core/Leadership"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlConnection from "@effect/sql/SqlConnection"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -27,7 +28,16 @@ export interface Options {
   readonly name?: string | undefined
   /** How often to try for the lock, and to check the connection while holding it. Default 1 second. */
   readonly checkInterval?: Duration.DurationInput | undefined
+  /**
+   * How long the lock's connection may take to answer a liveness ping. Past
+   * it (a half-open socket, a stalled server) this relay is not leader and
+   * says why, instead of blocking its worker and `/readyz`. Default 2 seconds.
+   */
+  readonly pingTimeout?: Duration.DurationInput | undefined
 }
+
+/** The lock's connection did not answer a liveness ping in time. */
+class PingTimeout extends Data.TaggedError("PingTimeout")<{ readonly reason: string }> {}
 
 /** Leadership held through `pg_try_advisory_lock` on a reserved connection. */
 export const layer = (options: Options = {}): Layer.Layer<Leadership, never, SqlClient.SqlClient> =>
@@ -37,6 +47,13 @@ export const layer = (options: Options = {}): Layer.Layer<Leadership, never, Sql
       const sql = yield* SqlClient.SqlClient
       const name = options.name ?? "effect-outbox:public.outbox"
       const checkInterval = Duration.decode(options.checkInterval ?? Duration.seconds(1))
+      const pingTimeout = Duration.decode(options.pingTimeout ?? Duration.seconds(2))
+      const unanswered = `the lock's connection did not answer within ${Duration.format(pingTimeout)}`
+      // A ping bounded by pingTimeout: a half-open socket fails it instead of hanging.
+      const ping = (connection: SqlConnection.Connection) =>
+        connection.execute("SELECT 1", [], undefined).pipe(
+          Effect.timeoutFail({ duration: pingTimeout, onTimeout: () => new PingTimeout({ reason: unanswered }) })
+        )
       // The connection holding the lock, while it does.
       const holding = yield* Ref.make(Option.none<SqlConnection.Connection>())
 
@@ -44,7 +61,7 @@ export const layer = (options: Options = {}): Layer.Layer<Leadership, never, Sql
         Effect.gen(function*() {
           const connection = yield* sql.reserve
           const query = (text: string) => connection.execute(text, [name], undefined)
-          const heartbeat = connection.execute("SELECT 1", [], undefined)
+          const heartbeat = ping(connection)
           const tryLock = Effect.map(
             query("SELECT pg_try_advisory_lock(hashtext($1)) AS locked"),
             (rows) => rows[0]?.locked === true
@@ -53,7 +70,8 @@ export const layer = (options: Options = {}): Layer.Layer<Leadership, never, Sql
           yield* Effect.addFinalizer(() =>
             Ref.set(holding, Option.none()).pipe(
               // Fails harmlessly when the connection is gone: the server freed the lock with it.
-              Effect.zipRight(Effect.ignore(query("SELECT pg_advisory_unlock(hashtext($1))")))
+              // Bounded too: on a half-open socket the unlock would never answer.
+              Effect.zipRight(Effect.ignore(Effect.timeout(query("SELECT pg_advisory_unlock(hashtext($1))"), pingTimeout)))
             )
           )
           yield* Ref.set(holding, Option.some(connection))
@@ -80,10 +98,17 @@ export const layer = (options: Options = {}): Layer.Layer<Leadership, never, Sql
         Option.match({
           onNone: () => Effect.succeed(false),
           onSome: (connection) =>
-            connection.execute("SELECT 1", [], undefined).pipe(
+            ping(connection).pipe(
               Effect.as(true),
               // The background check notices too, and lets go of the connection.
-              Effect.catchAll(() => Effect.succeed(false))
+              Effect.catchAll((error) =>
+                Effect.as(
+                  error._tag === "PingTimeout"
+                    ? Effect.logWarning(`Not leader: ${error.reason}; this relay stops claiming until it answers`)
+                    : Effect.void,
+                  false
+                )
+              )
             )
         })
       )

@@ -402,6 +402,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       ),
 
     wakeups,
+    wakeupsFrom: Option.isSome(notifications) ? `NOTIFY on "${tables.channel}"` : undefined,
 
     // In the database's time, so the relay's clock need not agree with it.
     nextDue: sql<{ due_in: number | null }>`

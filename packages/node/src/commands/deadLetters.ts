@@ -20,7 +20,7 @@ export class InvalidFilter extends Data.TaggedError("InvalidFilter")<{ readonly 
 const filterFlags = {
   topic: Options.text("topic").pipe(Options.withDescription("Only this topic."), Options.optional),
   reason: Options.text("reason").pipe(
-    Options.withDescription("Only this reason: Exhausted, Rejected or Undecodable."),
+    Options.withDescription("Only this reason: Exhausted, Rejected, Undecodable or Malformed."),
     Options.optional
   ),
   ids: Options.text("ids").pipe(Options.withDescription("Only these message ids, comma-separated."), Options.optional),
@@ -112,7 +112,7 @@ const changing = (verb: "replay" | "purge", description: string) =>
     },
     ({ all, database, dryRun, ...filter }) =>
       Effect.gen(function*() {
-        const store = yield* OutboxStore.OutboxStore
+        // Usage first: a missing filter is refused before the database is opened.
         const selected = yield* parseFilter(filter)
         if (!all && !DeadLetterQuery.isNarrowed(selected)) {
           return yield* new InvalidFilter({
@@ -120,14 +120,17 @@ const changing = (verb: "replay" | "purge", description: string) =>
             detail: `no filter given: pass --all to ${verb} every dead letter, or narrow with --topic, --reason, --ids, --older-than or --limit`
           })
         }
-        if (dryRun) {
+        return yield* Effect.gen(function*() {
+          const store = yield* OutboxStore.OutboxStore
+          if (dryRun) {
           const letters = yield* store.deadLetters.list(selected)
           for (const letter of letters) yield* Console.log(describe(letter))
           return yield* Console.log(`Would ${verb} ${letters.length} dead letter${letters.length === 1 ? "" : "s"} (dry run).`)
         }
-        const count = yield* (verb === "replay" ? store.deadLetters.replay(selected) : store.deadLetters.purge(selected))
-        yield* Console.log(`${verb === "replay" ? "Replayed" : "Purged"} ${count} dead letter${count === 1 ? "" : "s"}.`)
-      }).pipe(withStore({ migrate: true }), withSettingsFrom(database))
+          const count = yield* (verb === "replay" ? store.deadLetters.replay(selected) : store.deadLetters.purge(selected))
+          yield* Console.log(`${verb === "replay" ? "Replayed" : "Purged"} ${count} dead letter${count === 1 ? "" : "s"}.`)
+        }).pipe(withStore({ migrate: true }))
+      }).pipe(withSettingsFrom(database))
   ).pipe(Command.withDescription(description))
 
 /** `outbox dead-letters list|parked|replay|purge`. */
