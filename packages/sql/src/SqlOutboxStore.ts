@@ -128,14 +128,17 @@ const orderedRow = (sql: SqlClient.SqlClient, alias: string, ordering: Ordering)
 // `(key, id)` index each (a hot or failing key with a deep backlog would
 // otherwise slow every claim). A row holding its key (`held_key`, written by the
 // ordered claim that leased it) that is not yet due was its key's head when claimed.
-// (`r.held_key IS NOT NULL` looks redundant; it lets the hashed form use the partial index.)
+// (`r.held_key IS NOT NULL` looks redundant; it lets the hashed form use the partial index.
+// `+ interval '0 seconds'` keeps the planner off the `_due` index, which covers every
+// waiting and in-flight row, and on the small held-keys one.)
 const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, ordering: Ordering | undefined) => {
   if (ordering === undefined) return sql`true`
   return sql`(NOT ${orderedRow(sql, "o", ordering)} OR (
     NOT EXISTS (SELECT 1 FROM ${sql(tables.deadLetters)} d WHERE d.key = o.key AND d.parks_key)
     AND NOT EXISTS (
       SELECT 1 FROM ${sql(tables.outbox)} r
-      WHERE r.held_key = o.key AND r.held_key IS NOT NULL AND r.sent_at IS NULL AND r.available_at > now())
+      WHERE r.held_key = o.key AND r.held_key IS NOT NULL AND r.sent_at IS NULL
+        AND r.available_at + interval '0 seconds' > now())
     AND NOT EXISTS (
       SELECT 1 FROM ${sql(tables.outbox)} e
       WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL AND ${orderedRow(sql, "e", ordering)})))`
