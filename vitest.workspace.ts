@@ -4,7 +4,7 @@ import { defineWorkspace } from "vitest/config"
 // One project per package. Tests run against the packages' TypeScript sources:
 // `@effect-outbox/<pkg>` and `@effect-outbox/<pkg>/<Module>` resolve to `src/`,
 // so `npm test` needs no build first.
-const packages = ["core", "sql", "pglite", "nats", "amqp", "redis", "node"] as const
+const packages = ["core", "sql", "pglite", "nats", "amqp", "redis", "webhook", "node"] as const
 
 const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url))
 

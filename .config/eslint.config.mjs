@@ -4,7 +4,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "**/.outbox/**", "**/*.js", "**/*.mjs"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "**/.outbox/**", ".examples/**", ".pack/**", "**/*.js", "**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -26,8 +26,8 @@ export default tseslint.config(
     }
   },
   {
-    // Tests, examples, benchmarks, the chaos suite, the runner's process edge and the dashboard page (browser code) may read real time.
-    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**", "packages/chaos/**", "packages/node/dashboard/**"],
+    // Tests, examples, benchmarks, the chaos suite, the consumer test, the runner's process edge and the dashboard page (browser code) may read real time.
+    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**", "packages/chaos/**", "packages/node/dashboard/**", "scripts/**"],
     rules: { "no-restricted-properties": "off" }
   }
 )

@@ -5,8 +5,10 @@
  * with the relay's retries and dead letters.
  *
  * @example
- * import { Effect } from "effect"
- * import { HandlerSender } from "@effect-outbox/core"
+ * import { Effect, Schema } from "effect"
+ * import { HandlerSender, Topic } from "@effect-outbox/core"
+ *
+ * const OrderCreated = Topic.make("order.created", Schema.Struct({ orderId: Schema.String }))
  *
  * const SenderLive = HandlerSender.layer(
  *   HandlerSender.handler(OrderCreated, (order) => Effect.log(`order ${order.orderId} created`))

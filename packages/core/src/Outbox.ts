@@ -4,8 +4,14 @@
  * `sql.withTransaction`: a rollback means the message never existed).
  *
  * @example
- * import { Effect } from "effect"
- * import { Outbox } from "@effect-outbox/core"
+ * import { Effect, Schema } from "effect"
+ * import { Outbox, Topic } from "@effect-outbox/core"
+ * import type { SqlClient } from "@effect/sql"
+ *
+ * interface Order { readonly id: string; readonly customerId: string; readonly total: number }
+ * const OrderCreated = Topic.make("order.created", Schema.Struct({ orderId: Schema.String, total: Schema.Number }))
+ * declare const sql: SqlClient.SqlClient
+ * declare const insertOrder: (order: Order) => Effect.Effect<void>
  *
  * const placeOrder = (order: Order) =>
  *   sql.withTransaction(Effect.gen(function*() {
@@ -191,10 +197,18 @@ export const publish = <A, I, R>(
  * checked against its own topic's schema.
  *
  * @example
- * yield* Outbox.publishAll([
- *   { topic: OrderPlaced, payload: { orderId: "o-1", total: 42 } },
- *   { topic: OrderPaid, payload: { orderId: "o-1" }, options: { key: "o-1" } }
- * ])
+ * import { Effect, Schema } from "effect"
+ * import { Outbox, Topic } from "@effect-outbox/core"
+ *
+ * const OrderPlaced = Topic.make("order.placed", Schema.Struct({ orderId: Schema.String, total: Schema.Number }))
+ * const OrderPaid = Topic.make("order.paid", Schema.Struct({ orderId: Schema.String }))
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Outbox.publishAll([
+ *     { topic: OrderPlaced, payload: { orderId: "o-1", total: 42 } },
+ *     { topic: OrderPaid, payload: { orderId: "o-1" }, options: { key: "o-1" } }
+ *   ])
+ * })
  */
 export const publishAll = <const P extends ReadonlyArray<AnyPublication>>(
   publications: P & Publications<P>

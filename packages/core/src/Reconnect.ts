@@ -23,8 +23,13 @@
  * again on the next session by `sendConfirmed`, within the same send call (see there).
  *
  * @example
- * import { Effect } from "effect"
+ * import { Effect, type Scope } from "effect"
  * import { Reconnect } from "@effect-outbox/core"
+ *
+ * interface Session { readonly publish: (subject: string, data: Uint8Array) => Promise<void> }
+ * declare const openSession: Effect.Effect<Session, Reconnect.ConnectError, Scope.Scope>
+ * declare const endOf: (session: Session) => Effect.Effect<Reconnect.CloseReason>
+ * declare const publishOne: Reconnect.Publish<Session>
  *
  * const program = Effect.gen(function*() {
  *   const supervisor = yield* Reconnect.make({

@@ -15,7 +15,9 @@
  *
  * @example
  * import { Layer } from "effect"
- * import { MemoryStore, Relay } from "@effect-outbox/core"
+ * import { MemoryStore, Relay, type Sender } from "@effect-outbox/core"
+ *
+ * declare const MySenderLayer: Layer.Layer<Sender.Sender>
  *
  * const RelayLive = Relay.layer({ batchSize: 50, pollInterval: "500 millis" }).pipe(
  *   Layer.provide(MemoryStore.layer),

@@ -31,9 +31,12 @@ const regions = (): Map<string, string> => {
   return found
 }
 
-describe("README", () => {
+// The root README and the package READMEs whose snippets are all checked regions.
+const readmes = ["README.md", "packages/core/README.md", "packages/webhook/README.md"]
+
+describe.each(readmes)("%s", (path) => {
   it("every TypeScript snippet is a checked region of an example or test", () => {
-    const readme = readFileSync(join(root, "README.md"), "utf8")
+    const readme = readFileSync(join(root, path), "utf8")
     const known = new Set(regions().values())
     const blocks = snippets(readme)
     expect(blocks.length).toBeGreaterThan(0)

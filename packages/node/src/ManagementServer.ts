@@ -9,8 +9,13 @@
  * context (provide the relay's own).
  *
  * @example
- * import { Layer } from "effect"
+ * import { Layer, Redacted } from "effect"
+ * import type { OutboxStore, Sender } from "@effect-outbox/core"
  * import { ManagementServer, PrometheusMetrics, RelayProgress } from "@effect-outbox/node"
+ *
+ * declare const StoreLive: Layer.Layer<OutboxStore.OutboxStore>
+ * declare const SenderLive: Layer.Layer<Sender.Sender>
+ * const adminToken = Redacted.make("a long random token")
  *
  * // One RelayProgress, provided to both: the relay reports to it, /readyz reads it.
  * const RunnerLive = Layer.mergeAll(

@@ -11,6 +11,7 @@
 import { Outbox, OutboxStore, RetryPolicy, Topic } from "@effect-outbox/core"
 import { PgliteClient } from "@effect-outbox/pglite"
 import { Notifications, SqlOutboxStore } from "@effect-outbox/sql"
+import { WebhookSender } from "@effect-outbox/webhook"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Clock from "effect/Clock"
@@ -31,7 +32,6 @@ import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayHeartbeat from "./RelayHeartbeat.js"
 import * as RelayProgress from "./RelayProgress.js"
-import * as WebhookSender from "./WebhookSender.js"
 
 /** Demo settings. */
 export interface Options {

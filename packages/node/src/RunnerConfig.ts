@@ -10,18 +10,17 @@
  * @since 0.1.0
  */
 import type { RetryPolicy } from "@effect-outbox/core"
+import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { isIdentifier, parseDuration, parseOrdered, parseRetryOrProblem } from "./internal/settingParsers.js"
 import { type Setting, settings } from "./internal/settingsTable.js"
-import { decodeSecret } from "./internal/standardWebhooks.js"
 
 export { type Setting, settings } from "./internal/settingsTable.js"
 
@@ -222,8 +221,8 @@ export const sender: Effect.Effect<SenderSettings, InvalidSetting> = Effect.gen(
   if (kind === undefined) return yield* invalid("sender", "")
   const signingSecret = yield* secret("signingSecret")
   if (Option.isSome(signingSecret)) {
-    const decoded = decodeSecret(Redacted.value(signingSecret.value))
-    if (Either.isLeft(decoded)) return yield* new InvalidSetting({ setting: settings.signingSecret, problem: decoded.left })
+    const problem = WebhookSignature.secretProblem(Redacted.value(signingSecret.value))
+    if (problem !== undefined) return yield* new InvalidSetting({ setting: settings.signingSecret, problem })
   }
   return { kind, url: url.value, signingSecret }
 })

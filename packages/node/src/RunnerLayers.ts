@@ -134,8 +134,8 @@ export const sender = (
       (await import("@effect-outbox/redis")).RedisStreamsSender.layerFromUrl(settings.url, { timeout: sendTimeout })
     )
     : lazy(async () => {
-      const [WebhookSender, NodeHttpClient] = await Promise.all([
-        import("./WebhookSender.js"),
+      const [{ WebhookSender }, NodeHttpClient] = await Promise.all([
+        import("@effect-outbox/webhook"),
         import("@effect/platform-node/NodeHttpClient")
       ])
       return WebhookSender.layer({

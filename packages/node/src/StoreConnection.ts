@@ -13,7 +13,9 @@
  *
  * @example
  * import { Effect } from "effect"
- * import { RunnerLayers, StoreConnection } from "@effect-outbox/node"
+ * import { type RunnerConfig, RunnerLayers, StoreConnection } from "@effect-outbox/node"
+ *
+ * declare const database: RunnerConfig.Database
  *
  * const program = Effect.gen(function*() {
  *   const connection = yield* StoreConnection.make

@@ -1,6 +1,6 @@
 import { Outbox, Topic } from "@effect-outbox/core"
 import { Migrations, SqlOutboxStore } from "@effect-outbox/sql"
-import { WebhookSignature } from "@effect-outbox/node"
+import { WebhookSignature } from "@effect-outbox/webhook"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, describe, expect, it } from "@effect/vitest"

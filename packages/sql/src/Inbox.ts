@@ -6,6 +6,12 @@
  * a redelivery runs it again.
  *
  * @example
+ * import type { Effect } from "effect"
+ * import type { OutboxMessage } from "@effect-outbox/core/Message"
+ * import { Inbox } from "@effect-outbox/sql"
+ *
+ * declare const applyPayment: (payload: unknown) => Effect.Effect<void>
+ *
  * const handle = (message: OutboxMessage) =>
  *   Inbox.once(message.id, applyPayment(message.payload))
  *

@@ -8,8 +8,16 @@
  * waits `step` of real time, up to `timeout`.
  *
  * @example
- * const stats = yield* Drain.untilDrained({ clock: "test" })
- * yield* Drain.untilSettled(ids, { clock: "live", timeout: "10 seconds" })
+ * import { Effect } from "effect"
+ * import { Drain } from "@effect-outbox/core/testing"
+ *
+ * declare const ids: ReadonlyArray<string>
+ *
+ * const program = Effect.gen(function*() {
+ *   const stats = yield* Drain.untilDrained({ clock: "test" })
+ *   yield* Drain.untilSettled(ids, { clock: "live", timeout: "10 seconds" })
+ *   return stats
+ * })
  *
  * @since 0.1.0
  */

@@ -9,9 +9,19 @@
  * Redelivery of the same message is allowed (at-least-once) and counted.
  *
  * @example
- * const check = yield* OrderCheck.make(recorder.sender, OrderCheck.earlierOnKey(published))
- * // run relays with check.sender, drain, then:
- * expect(yield* check.violations).toEqual([])
+ * import { expect } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import type { Sender } from "@effect-outbox/core"
+ * import { OrderCheck } from "@effect-outbox/core/testing"
+ *
+ * declare const recorder: { readonly sender: Sender.Sender["Type"] }
+ * declare const published: ReadonlyArray<{ readonly id: string; readonly key: string | null }>
+ *
+ * const program = Effect.gen(function*() {
+ *   const check = yield* OrderCheck.make(recorder.sender, OrderCheck.earlierOnKey(published))
+ *   // run relays with check.sender, drain, then:
+ *   expect(yield* check.violations).toEqual([])
+ * })
  *
  * @since 0.1.0
  */

@@ -8,8 +8,11 @@
  * import { RecordingSender } from "@effect-outbox/core/testing"
  *
  * const TestLayer = Layer.mergeAll(MemoryStore.layer, RecordingSender.layer(RecordingSender.failFirst(2)))
- * // ... run the relay, then:
- * const sent = yield* RecordingSender.sentIds
+ * const program = Effect.gen(function*() {
+ *   // ... run the relay (Relay.drainOnce or Relay.layer), then:
+ *   const sent = yield* RecordingSender.sentIds
+ *   return sent
+ * }).pipe(Effect.provide(TestLayer))
  *
  * @since 0.1.0
  */

@@ -1,9 +1,9 @@
+import { WebhookSignature } from "@effect-outbox/webhook"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import * as WebhookSignature from "../WebhookSignature.js"
 
 /** How the demo receiver misbehaves: shares of messages, decided by a hash of the id (so reruns agree). */
 export interface Faults {

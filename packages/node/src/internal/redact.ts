@@ -1,10 +1,4 @@
 /**
- * A URL as it may appear in errors and logs: scheme, host, port and path,
- * without credentials, query or fragment (tokens travel in both).
- */
-export const displayUrl = (url: URL): string => `${url.protocol}//${url.host}${url.pathname}`
-
-/**
  * Makes a function that replaces every occurrence of the given secret values
  * in a text, so an error text built from a foreign message (a transport
  * error, a response body that echoes a header) cannot carry one out.

@@ -1,4 +1,4 @@
-import * as WebhookSignature from "@effect-outbox/node/WebhookSignature"
+import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted, TestClock } from "effect"
 

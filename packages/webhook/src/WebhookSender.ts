@@ -29,7 +29,7 @@
  * @example
  * import { Config, Effect, Layer } from "effect"
  * import { NodeHttpClient } from "@effect/platform-node"
- * import { WebhookSender } from "@effect-outbox/node"
+ * import { WebhookSender } from "@effect-outbox/webhook"
  *
  * const SenderLive = Layer.unwrapEffect(
  *   Effect.map(Config.redacted("WEBHOOK_SECRET"), (secret) =>

@@ -2,20 +2,21 @@
  * A webhook receiver that verifies the outbox's Standard Webhooks signature
  * before accepting a delivery. Run it, then point `outbox run` at it:
  *
- *   WEBHOOK_SECRET=whsec_... npx tsx packages/node/examples/webhook-receiver.ts
+ *   WEBHOOK_SECRET=whsec_... npx tsx packages/webhook/examples/webhook-receiver.ts
  *
  * It answers 204 to a verified delivery, 401 to one that does not verify, and
  * 400 to a body that is not the Standard Webhooks envelope.
  */
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import * as WebhookSignature from "@effect-outbox/node/WebhookSignature"
+import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
 import { Config, Effect, Layer, Schema } from "effect"
 import { createServer } from "node:http"
 
 // The body the sender posts by default (WebhookSender's `Envelope`).
 const Envelope = Schema.parseJson(Schema.Struct({ type: Schema.String, timestamp: Schema.String, data: Schema.Unknown }))
 
+// #region readme-webhook-receive
 const receive = Effect.gen(function*() {
   const secret = yield* Config.redacted("WEBHOOK_SECRET")
   const request = yield* HttpServerRequest.HttpServerRequest
@@ -33,6 +34,7 @@ const receive = Effect.gen(function*() {
     ParseError: () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "not a webhook envelope" }, { status: 400 }))
   })
 )
+// #endregion
 
 const ServerLive = HttpRouter.empty.pipe(
   HttpRouter.post("/webhooks", receive),

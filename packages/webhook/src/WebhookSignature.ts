@@ -10,7 +10,10 @@
  *
  * @example
  * import { Config, Effect } from "effect"
- * import { WebhookSignature } from "@effect-outbox/node"
+ * import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
+ *
+ * declare const request: { readonly headers: WebhookSignature.HeadersInput }
+ * declare const rawBody: Uint8Array
  *
  * // In a receiver, with the raw request body (not re-serialised JSON).
  * // Fails with WebhookVerificationError on a bad signature or a stale timestamp.
@@ -46,6 +49,15 @@ export class WebhookSecretError extends Data.TaggedError("WebhookSecretError")<{
     return `Invalid webhook signing secret: ${this.detail}`
   }
 }
+
+/**
+ * Checks a signing secret without using it: `undefined` when the sender and
+ * `verify` accept it, otherwise what is wrong with it (never the secret
+ * itself), the `detail` of the `WebhookSecretError` they would fail with.
+ * For validating configuration up front.
+ */
+export const secretProblem = (secret: string): string | undefined =>
+  Either.match(decodeSecret(secret), { onLeft: (problem) => problem, onRight: () => undefined })
 
 /** Why a request failed verification. */
 export type VerificationFailure = "MissingHeader" | "InvalidTimestamp" | "TimestampOutOfTolerance" | "InvalidSignature"
