@@ -90,7 +90,7 @@ export const settings = {
   lease: setting({
     env: "OUTBOX_LEASE",
     flag: "lease",
-    description: "How long a claimed batch is leased (renewed while a send runs long, so it may be shorter than the send timeout).",
+    description: "How long a claimed batch is leased (renewed while a send runs long, so it may be below the send timeout).",
     expected: "a duration such as 30s",
     default: "30s"
   }),
