@@ -1,7 +1,8 @@
 // `npm run pack`: one tarball per public workspace package, all in one folder
 // (`.pack/` by default, or the folder given as the first argument). It builds
-// first (`tsc -b`, incremental) and deletes the outputs in `dist/` whose
-// source file no longer exists, so no stale module ends up in a tarball.
+// first (`npm run build`: tsc -b, incremental, then the runner's dashboard page
+// and executable bundle) and deletes the outputs in `dist/` whose source file no
+// longer exists, so no stale module ends up in a tarball.
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -16,12 +17,16 @@ const publicPackages = workspaces
   .filter(({ manifest }) => manifest.private !== true)
 
 // dist/Foo.js, dist/Foo.d.ts, dist/Foo.js.map, dist/Foo.d.ts.map come from src/Foo.ts.
+// dist/bundle and dist/dashboard are not compiled from src/ but built by their own
+// steps (the runner's executable bundle and dashboard page), rebuilt below.
 const outputOf = /^(.*)(\.d\.ts|\.js)(\.map)?$/
-const removeOrphans = (dist, src) => {
+const builtApart = new Set(["bundle", "dashboard"])
+const removeOrphans = (dist, src, top = true) => {
   for (const entry of readdirSync(dist, { withFileTypes: true })) {
     const path = join(dist, entry.name)
     if (entry.isDirectory()) {
-      removeOrphans(path, join(src, entry.name))
+      if (top && builtApart.has(entry.name)) continue
+      removeOrphans(path, join(src, entry.name), false)
       continue
     }
     const match = outputOf.exec(entry.name)
@@ -31,11 +36,11 @@ const removeOrphans = (dist, src) => {
 for (const { dir } of publicPackages) {
   if (existsSync(join(root, dir, "dist"))) removeOrphans(join(root, dir, "dist"), join(root, dir, "src"))
 }
-execFileSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-b"], { cwd: root, stdio: "inherit" })
+const npm = process.platform === "win32" ? "npm.cmd" : "npm"
+execFileSync(npm, ["run", "build", "--silent"], { cwd: root, stdio: "inherit" })
 
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
-const npm = process.platform === "win32" ? "npm.cmd" : "npm"
 execFileSync(npm, ["pack", "--silent", "--pack-destination", out, ...publicPackages.flatMap(({ manifest }) => ["-w", manifest.name])], {
   cwd: root,
   stdio: ["ignore", "ignore", "inherit"]

@@ -6,8 +6,10 @@
  * `/admin/…`; add `RelayHeartbeat.layer` so the relay lists itself.
  *
  * @example
- * import { Layer } from "effect"
+ * import { Layer, Redacted } from "effect"
  * import { Dashboard, ManagementServer } from "@effect-outbox/node"
+ *
+ * declare const adminToken: Redacted.Redacted<string>
  *
  * const HttpLive = ManagementServer.layer({ port: 9470, adminToken }).pipe(
  *   Layer.provide(Dashboard.layer({ schema: "public", tablePrefix: "outbox" }))
