@@ -5,7 +5,7 @@
  * every delivery it processed, with the relay process that made it: each
  * relay process posts to its own path, `/r/<process name>`.
  */
-import * as WebhookSignature from "@effect-outbox/node/WebhookSignature"
+import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
