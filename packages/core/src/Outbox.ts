@@ -77,8 +77,9 @@ export type PublicationsContext<P extends ReadonlyArray<AnyPublication>> = P[num
 
 /**
  * A message that cannot be stored as given: a header value that is not a
- * string, or a topic, key or header value with a control character (a CR/LF
- * would split a header line on the way to a webhook or broker). Nothing is written.
+ * string, a topic, key or header value with a control character (a CR/LF
+ * would split a header line on the way to a webhook or broker), or a payload
+ * whose encoded JSON is over `OutboxOptions.maxPayloadBytes`. Nothing is written.
  */
 export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
   readonly topic: string
@@ -111,6 +112,33 @@ const checkMessage = (message: NewMessage): InvalidMessage | undefined => {
   return undefined
 }
 
+/** Options of the producer. */
+export interface OutboxOptions {
+  /**
+   * The largest payload accepted, in bytes of its encoded JSON (UTF-8). A
+   * bigger one fails the publish with `InvalidMessage` and nothing of the
+   * batch is written. No limit when unset.
+   */
+  readonly maxPayloadBytes?: number | undefined
+}
+
+const utf8 = new TextEncoder()
+
+const checkPayloadSize = (message: NewMessage, maxPayloadBytes: number | undefined): InvalidMessage | undefined => {
+  if (maxPayloadBytes === undefined) return undefined
+  // A payload that JSON cannot represent (undefined) is the store's to reject, not a size.
+  const json = JSON.stringify(message.payload) as string | undefined
+  const size = json === undefined ? 0 : utf8.encode(json).length
+  return size > maxPayloadBytes
+    ? new InvalidMessage({
+      topic: message.topic,
+      field: "payload",
+      problem:
+        `is ${size} bytes of JSON, over the limit of ${maxPayloadBytes} bytes (maxPayloadBytes); store the body elsewhere and publish a reference to it`
+    })
+    : undefined
+}
+
 /** The producer service. */
 export class Outbox extends Context.Tag("@effect-outbox/core/Outbox")<Outbox, {
   readonly publish: <A, I, R>(
@@ -132,7 +160,8 @@ const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.currentS
 
 const encodeOne = <A, I, R>(
   publication: Publication<A, I, R>,
-  traceparent: Option.Option<string>
+  traceparent: Option.Option<string>,
+  maxPayloadBytes: number | undefined
 ): Effect.Effect<NewMessage, Topic.EncodeError | InvalidMessage, R> =>
   Effect.flatMap(Topic.encode(publication.topic, publication.payload), (payload) => {
     const options = publication.options ?? {}
@@ -147,13 +176,17 @@ const encodeOne = <A, I, R>(
       headers,
       delay: options.delay === undefined ? undefined : Duration.decode(options.delay)
     }
-    const invalid = checkMessage(message)
+    const invalid = checkMessage(message) ?? checkPayloadSize(message, maxPayloadBytes)
     return invalid === undefined ? Effect.succeed(message) : Effect.fail(invalid)
   })
 
-/** Builds the producer over the current `OutboxStore`. */
-export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore> = Effect.gen(function*() {
-  const store = yield* OutboxStore
+/** Builds the producer over the current `OutboxStore`, with options (a payload size limit). */
+export const makeWith = (
+  options: OutboxOptions = {}
+): Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore> =>
+  Effect.gen(function*() {
+    const store = yield* OutboxStore
+    const { maxPayloadBytes } = options
 
   const publishAll = <const P extends ReadonlyArray<AnyPublication>>(publications: P & Publications<P>) =>
     Effect.gen(function*() {
@@ -161,7 +194,7 @@ export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore
       const messages = yield* Effect.forEach(
         // The signature checked each payload against its own topic; here they are encoded one by one.
         publications as ReadonlyArray<Publication<unknown, unknown, PublicationsContext<P>>>,
-        (publication) => encodeOne(publication, traceparent)
+        (publication) => encodeOne(publication, traceparent, maxPayloadBytes)
       )
       const ids = yield* store.append(messages)
       const perTopic = new Map<string, number>()
@@ -180,8 +213,18 @@ export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore
   return Outbox.of({ publish, publishAll })
 })
 
+/** Builds the producer over the current `OutboxStore`, without a payload size limit. */
+export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore> = makeWith()
+
 /** The producer layer, over whichever `OutboxStore` the app provides. */
 export const layer: Layer.Layer<Outbox, never, OutboxStore> = Layer.effect(Outbox, make)
+
+/**
+ * The producer layer with options, e.g. a payload size limit:
+ * `Outbox.layerWith({ maxPayloadBytes: 256 * 1024 })`.
+ */
+export const layerWith = (options: OutboxOptions): Layer.Layer<Outbox, never, OutboxStore> =>
+  Layer.effect(Outbox, makeWith(options))
 
 /** Publishes one message; returns its id (the idempotency key consumers dedupe on). */
 export const publish = <A, I, R>(

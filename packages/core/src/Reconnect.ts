@@ -12,8 +12,10 @@
  *   (and the backoff) resets once a session proves healthy: a publish on it
  *   was confirmed, or it stayed up longer than `maxBackoff`. A flapping
  *   connection therefore gives up instead of looping forever.
- * - A server-announced drain or clean close (`CloseReason.Drained`)
- *   reconnects after `initialBackoff` without spending budget.
+ * - A server-announced drain (`CloseReason.Drained`) reconnects after
+ *   `initialBackoff` without spending budget. A clean close the server did
+ *   not announce (`CloseReason.Closed`) spends budget like a drop: a server
+ *   that closes every session at once is given up on, not reconnected forever.
  * - Shutdown (closing the supervisor's scope) wins at once, even during a backoff.
  * - At most one session is alive: the old one is closed before a new one opens.
  * - When the budget is spent the supervisor fails with a `ReconnectError`
@@ -76,8 +78,10 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
 export type CloseReason = Data.TaggedEnum<{
   /** Lost unexpectedly (socket reset, missed heartbeats, a channel error): spends budget. */
   Dropped: { readonly reason: string }
-  /** The server announced it (drain, lame duck, forced close) or closed cleanly: reconnect without spending budget. */
+  /** The server announced it (drain, lame duck, forced close): reconnect without spending budget. */
   Drained: { readonly reason: string }
+  /** Closed cleanly, without the server announcing why: reconnect, spending budget like a drop. */
+  Closed: { readonly reason: string }
   /** The server revoked our authorization mid-session: give up at once, like an `Auth` error. */
   Revoked: { readonly reason: string }
 }>
@@ -315,6 +319,12 @@ export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Superv
           case "Drained": {
             yield* Effect.logInfo(`${broker} closed the session (${reason.reason}); reconnecting`)
             yield* Effect.sleep(initialBackoff)
+            break
+          }
+          case "Closed": {
+            // Unannounced: a broker that closes every session must not be reconnected to forever.
+            yield* Effect.logWarning(`${broker} closed the session (${reason.reason}) without announcing it; reconnecting`)
+            yield* spend(reason.reason, reason)
             break
           }
           case "Dropped": {

@@ -74,6 +74,7 @@ const until = (check: () => boolean) =>
 
 const dropped = Reconnect.CloseReason.Dropped({ reason: "socket reset" })
 const drained = Reconnect.CloseReason.Drained({ reason: "server draining" })
+const closed = Reconnect.CloseReason.Closed({ reason: "the connection was closed cleanly" })
 
 const generationOf = <S>(s: Reconnect.Supervisor<S>) => s.withSession((_, handle) => Effect.succeed(handle.generation))
 
@@ -211,6 +212,28 @@ describe("Reconnect", () => {
       yield* broker.end(dropped)
       expect((yield* Effect.flip(s.await)).reason).toBe("Exhausted")
       expect(broker.state.attempts).toBe(6)
+    }))
+
+  it.scoped("unannounced clean closes spend the budget and give up; announced drains in between do not", () =>
+    Effect.gen(function*() {
+      const broker = makeBroker()
+      const s = yield* supervisor(broker, { budget: 2 })
+      yield* generationOf(s)
+      // Two clean closes fit the budget of 2 (waits of 100 and 200 ms); drains around them spend nothing.
+      for (const [reason, wait, generation] of [[drained, 100, 2], [closed, 100, 3], [drained, 100, 4], [closed, 200, 5]] as const) {
+        yield* broker.end(reason)
+        yield* TestClock.adjust(wait)
+        expect(yield* generationOf(s)).toBe(generation)
+      }
+      // The third in a row exhausts it: no endless reconnect loop against a broker that closes every session.
+      yield* broker.end(closed)
+      const error = yield* Effect.flip(s.await)
+      expect(error).toMatchObject({ _tag: "ReconnectError", reason: "Exhausted", failures: 3 })
+      expect(error.message).toBe(
+        "Gave up on test broker at 127.0.0.1:1 after 3 failed connection attempts and drops in a row: the connection was closed cleanly"
+      )
+      yield* TestClock.adjust("10 minutes")
+      expect(broker.state.attempts).toBe(5)
     }))
 
   it.scoped("a revoked authorization mid-session fails at once", () =>

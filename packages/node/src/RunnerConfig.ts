@@ -154,6 +154,8 @@ export interface RelaySettings {
   readonly claimMode: "lease" | "transactional"
   /** Webhook requests in flight at once per batch. */
   readonly webhookConcurrency: number
+  /** Claims a message may lose to crashes before it is dead-lettered. */
+  readonly maxLostClaims: number
 }
 
 /** The relay's settings, validated. */
@@ -183,7 +185,8 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
     ordered,
     deadLetteredKey,
     claimMode,
-    webhookConcurrency: yield* integer("webhookConcurrency", 1, 1_000)
+    webhookConcurrency: yield* integer("webhookConcurrency", 1, 1_000),
+    maxLostClaims: yield* integer("maxLostClaims", 1, 1_000)
   }
 })
 
@@ -235,6 +238,8 @@ export interface HttpSettings {
   readonly adminToken: Option.Option<Redacted.Redacted<string>>
   readonly adminReadToken: Option.Option<Redacted.Redacted<string>>
   readonly stallThreshold: Duration.Duration
+  /** Not ready once the relay's drain steps have failed in a row this long. */
+  readonly failureThreshold: Duration.Duration
 }
 
 /** The HTTP settings, validated. */
@@ -255,7 +260,14 @@ export const http: Effect.Effect<HttpSettings, InvalidSetting> = Effect.gen(func
   }
   const host = (yield* withDefault("httpHost")).trim()
   if (!/^[A-Za-z0-9.:_-]+$/.test(host)) return yield* invalid("httpHost", host)
-  return { port, host, adminToken, adminReadToken, stallThreshold: yield* duration("stallThreshold") }
+  return {
+    port,
+    host,
+    adminToken,
+    adminReadToken,
+    stallThreshold: yield* duration("stallThreshold"),
+    failureThreshold: yield* duration("failureThreshold")
+  }
 })
 
 /** How the runner logs. */

@@ -179,7 +179,8 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
   retryPolicy: relay.retryPolicy,
   ordered: relay.ordered,
   deadLetteredKey: relay.deadLetteredKey,
-  claimMode: relay.claimMode
+  claimMode: relay.claimMode,
+  maxLostClaims: relay.maxLostClaims
 })
 
 /**
@@ -208,7 +209,7 @@ export const runLayer = (settings: {
         host: settings.http.host,
         adminToken: Option.getOrUndefined(settings.http.adminToken),
         adminReadToken: Option.getOrUndefined(settings.http.adminReadToken),
-        readiness: { stallThreshold: settings.http.stallThreshold }
+        readiness: { stallThreshold: settings.http.stallThreshold, failureThreshold: settings.http.failureThreshold }
       }).pipe(
         Layer.provide(PrometheusMetrics.layer()),
         Layer.mapError((error) =>

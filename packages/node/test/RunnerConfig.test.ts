@@ -17,6 +17,8 @@ describe("RunnerConfig", () => {
       expect(relay.ordered).toBe(false)
       expect(relay.deadLetteredKey).toBe("block")
       expect(relay.claimMode).toBe("lease")
+      expect(relay.maxLostClaims).toBe(20)
+      expect(Duration.toSeconds((yield* RunnerConfig.http.pipe(withFlags({}))).failureThreshold)).toBe(30)
       expect((yield* RunnerConfig.relay.pipe(withFlags({ claimMode: "transactional" }))).claimMode).toBe("transactional")
       const database = yield* RunnerConfig.database.pipe(withFlags({}))
       expect(database).toMatchObject({ dataDir: ".outbox", schema: "public", tablePrefix: "outbox" })
@@ -139,6 +141,9 @@ describe("RunnerConfig", () => {
         [RunnerConfig.database, { poolSize: "many" }, `Invalid OUTBOX_DATABASE_POOL_SIZE (--database-pool-size): got "many"`],
         [RunnerConfig.http, { httpHost: "local host" }, `Invalid OUTBOX_HTTP_HOST (--http-host): got "local host"`],
         [RunnerConfig.http, { stallThreshold: "0s" }, `Invalid OUTBOX_STALL_THRESHOLD (--stall-threshold): got "0s" (zero cannot work here)`],
+        [RunnerConfig.http, { failureThreshold: "soon" }, `Invalid OUTBOX_FAILURE_THRESHOLD (--failure-threshold): got "soon"; expected a duration such as 30s`],
+        [RunnerConfig.relay, { maxLostClaims: "0" }, `Invalid OUTBOX_MAX_LOST_CLAIMS (--max-lost-claims): got "0"; expected an integer from 1 to 1000`],
+        [RunnerConfig.relay, { maxLostClaims: "2.5" }, `Invalid OUTBOX_MAX_LOST_CLAIMS (--max-lost-claims): got "2.5"`],
         [RunnerConfig.logging, { logLevel: "loud" }, `Invalid OUTBOX_LOG_LEVEL (--log-level): got "loud"; expected debug, info, warning, error or none`],
         [RunnerConfig.logging, { logFormat: "xml" }, `Invalid OUTBOX_LOG_FORMAT (--log-format): got "xml"; expected text or json`]
       ]
@@ -150,11 +155,26 @@ describe("RunnerConfig", () => {
       }
       // Zero has a meaning for the shutdown timeout (stop at once): accepted.
       expect(Duration.toMillis((yield* withFlags({ shutdownTimeout: "0s" })(RunnerConfig.relay)).shutdownTimeout)).toBe(0)
-      const set = yield* withFlags({ httpHost: "127.0.0.1", poolSize: "3", webhookConcurrency: "25", logLevel: "debug", logFormat: "json" })(
+      const set = yield* withFlags({
+        httpHost: "127.0.0.1",
+        poolSize: "3",
+        webhookConcurrency: "25",
+        maxLostClaims: "5",
+        failureThreshold: "2m",
+        logLevel: "debug",
+        logFormat: "json"
+      })(
         Effect.all({ http: RunnerConfig.http, database: RunnerConfig.database, relay: RunnerConfig.relay, logging: RunnerConfig.logging })
       )
-      expect([set.http.host, set.database.poolSize, set.relay.webhookConcurrency, set.logging.level._tag, set.logging.format])
-        .toEqual(["127.0.0.1", 3, 25, "Debug", "json"])
+      expect([
+        set.http.host,
+        set.database.poolSize,
+        set.relay.webhookConcurrency,
+        set.relay.maxLostClaims,
+        Duration.toSeconds(set.http.failureThreshold),
+        set.logging.level._tag,
+        set.logging.format
+      ]).toEqual(["127.0.0.1", 3, 25, 5, 120, "Debug", "json"])
     }))
 
   it("the README documents every setting", () => {

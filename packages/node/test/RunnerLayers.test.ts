@@ -68,4 +68,15 @@ describe("RunnerLayers.relayOptions", () => {
       const skipped = yield* twoDrains({ ordered: "order.paid", deadLetteredKey: "skip" })
       expect(skipped).toEqual({ drained: [[1, 3, 4, 5], [2]], parked: [] })
     }))
+
+  it.effect("--max-lost-claims reaches the relay; unset, the relay's own default applies", () =>
+    Effect.gen(function*() {
+      const read = (flags: RunnerConfig.Flags) =>
+        Effect.map(
+          RunnerConfig.relay.pipe(Effect.withConfigProvider(RunnerConfig.providerFor(flags))),
+          (relay) => RunnerLayers.relayOptions(relay, "amqp").maxLostClaims
+        )
+      expect(yield* read({ maxLostClaims: "3" })).toBe(3)
+      expect(yield* read({})).toBe(Relay.defaults.maxLostClaims)
+    }))
 })

@@ -65,7 +65,8 @@ const connectError = (error: unknown): Reconnect.ConnectError => {
 }
 
 const closeReason = (error: unknown, what: string): Reconnect.CloseReason => {
-  if (error === undefined) return Reconnect.CloseReason.Drained({ reason: `the ${what} was closed cleanly` })
+  // A clean close nobody announced (no connection-forced): it spends the drop budget.
+  if (error === undefined) return Reconnect.CloseReason.Closed({ reason: `the ${what} was closed cleanly` })
   const code = replyCode(error)
   if (code === connectionForced) return Reconnect.CloseReason.Drained({ reason: errorText(error) })
   if (code === accessRefused || code === notAllowed) return Reconnect.CloseReason.Revoked({ reason: errorText(error) })

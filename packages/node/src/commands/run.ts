@@ -21,11 +21,13 @@ const relayFlags = settingFlags(
   "ordered",
   "deadLetteredKey",
   "claimMode",
+  "maxLostClaims",
   "httpPort",
   "httpHost",
   "adminToken",
   "adminReadToken",
   "stallThreshold",
+  "failureThreshold",
   "logLevel",
   "logFormat"
 )

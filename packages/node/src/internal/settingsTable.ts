@@ -154,6 +154,13 @@ export const settings = {
     expected: "lease or transactional",
     default: "lease"
   }),
+  maxLostClaims: setting({
+    env: "OUTBOX_MAX_LOST_CLAIMS",
+    flag: "max-lost-claims",
+    description: "How many claims a message may lose to crashes (a lease that expired with no result) before it is dead-lettered Exhausted unsent; counted apart from failed sends.",
+    expected: "an integer from 1 to 1000",
+    default: "20"
+  }),
   httpPort: setting({
     env: "OUTBOX_HTTP_PORT",
     flag: "http-port",
@@ -188,8 +195,14 @@ export const settings = {
     description: "Not ready when messages wait and the relay settled nothing for this long.",
     expected: "a duration such as 10m",
     default: "10m"
-  })
-,
+  }),
+  failureThreshold: setting({
+    env: "OUTBOX_FAILURE_THRESHOLD",
+    flag: "failure-threshold",
+    description: "Not ready when the relay's drain steps (claims) have failed in a row for this long.",
+    expected: "a duration such as 30s",
+    default: "30s"
+  }),
   logLevel: setting({
     env: "OUTBOX_LOG_LEVEL",
     flag: "log-level",
