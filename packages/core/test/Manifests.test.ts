@@ -68,7 +68,9 @@ describe.each(packages)("$manifest.name", ({ dir, manifest }) => {
   it("ships what an app needs: exports, files, LICENSE, README, engines, sideEffects", () => {
     expect(manifest.exports?.["."]).toEqual({ types: "./dist/index.d.ts", default: "./dist/index.js" })
     expect(manifest.exports?.["./internal/*"]).toBeNull()
-    expect(manifest.files).toEqual(["dist", "src", "!dist/.tsbuildinfo"])
+    // The runner also ships its docs: the dashboard serves the HTTP API's reference from them.
+    const docs = manifest.name === "@effect-outbox/node" ? ["docs"] : []
+    expect(manifest.files).toEqual(["dist", ...docs, "src", "!dist/.tsbuildinfo"])
     expect(manifest.engines?.["node"]).toBe(">=20")
     expect(manifest.sideEffects).toBeDefined()
     expect(existsSync(join(root, dir, "LICENSE")), "LICENSE").toBe(true)
