@@ -1,4 +1,4 @@
-import { Outbox, OutboxStore, Relay, RetryPolicy, Topic } from "@effect-outbox/core"
+import { Outbox, OutboxStore, type Relay, RetryPolicy, Topic } from "@effect-outbox/core"
 import { RecordingSender } from "@effect-outbox/core/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
