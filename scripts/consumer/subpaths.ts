@@ -5,7 +5,7 @@ import { Drain, RecordingSender } from "@effect-outbox/core/testing"
 import * as SqlOutboxStore from "@effect-outbox/sql/SqlOutboxStore"
 import { Layer } from "effect"
 
-export const TestOutbox: Layer.Layer<OutboxStore.OutboxStore, never, never> = Relay.layer().pipe(
+export const TestOutbox: Layer.Layer<OutboxStore.OutboxStore, Relay.ConfigError, never> = Relay.layer().pipe(
   Layer.provideMerge(Layer.merge(MemoryStore.layer, RecordingSender.layer(RecordingSender.failFirst(1))))
 )
 export const drained = Drain.untilDrained
