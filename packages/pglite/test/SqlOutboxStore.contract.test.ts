@@ -23,9 +23,10 @@ const storeLayer = (options: Omit<SqlOutboxStore.Options, "schema"> = {}) =>
     return SqlOutboxStore.layer({ ...options, schema }).pipe(Layer.provide(Notifications.layerFrom(client.listen)))
   })).pipe(Layer.provide(sharedDatabase))
 
-StoreContract.run("SqlOutboxStore on PGlite", { layer: storeLayer(), clock: "live", transactional: true })
+StoreContract.run("SqlOutboxStore on PGlite", { layer: storeLayer(), clock: "live", transactional: true, ackAndClaim: true })
 StoreContract.run("SqlOutboxStore on PGlite, keeping sent rows", {
   layer: storeLayer({ retainSent: "1 hour" }),
   clock: "live",
-  transactional: true
+  transactional: true,
+  ackAndClaim: true
 })

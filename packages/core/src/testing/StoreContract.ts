@@ -23,6 +23,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type { NewMessage } from "../Message.js"
 import { type Claim, Completion, type Ordering, OutboxStore, type OutboxStoreError } from "../OutboxStore.js"
+import * as AckAndClaimContract from "./AckAndClaimContract.js"
 import * as TransactionalContract from "./TransactionalContract.js"
 
 /** How to run the suite against one store. */
@@ -43,6 +44,11 @@ export interface Options<E> {
    * `transactional` out, so a relay asking for the mode refuses to start.
    */
   readonly transactional?: boolean | undefined
+  /**
+   * Whether the store folds acks into claims (`ackAndClaim`): its contract
+   * (`AckAndClaimContract`) runs too. Without it, the store must leave `ackAndClaim` out.
+   */
+  readonly ackAndClaim?: boolean | undefined
 }
 
 const message = (topic: string, payload: unknown, extra: Partial<NewMessage> = {}): NewMessage => ({
@@ -90,11 +96,17 @@ export const run = <E>(name: string, options: Options<E>): void => {
     })
 
   if (options.transactional === true) TransactionalContract.run(name, options)
+  if (options.ackAndClaim === true) AckAndClaimContract.run(name, options)
 
   describe(`${name} (OutboxStore contract)`, () => {
     if (options.transactional !== true) {
       test("declares no transactional claim mode, so a relay asking for it refuses to start", Effect.gen(function*() {
         expect((yield* store).transactional).toBeUndefined()
+      }))
+    }
+    if (options.ackAndClaim !== true) {
+      test("declares no folded acks, so a relay completes each batch on its own", Effect.gen(function*() {
+        expect((yield* store).ackAndClaim).toBeUndefined()
       }))
     }
 
