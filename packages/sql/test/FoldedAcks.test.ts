@@ -1,4 +1,4 @@
-import { OutboxStore, Relay, Sender } from "@effect-outbox/core"
+import { Leadership, OutboxStore, Relay, Sender } from "@effect-outbox/core"
 import { RecordingSender } from "@effect-outbox/core/testing"
 import { SqlOutboxStore } from "@effect-outbox/sql"
 import { describe, expect, it } from "@effect/vitest"
@@ -64,5 +64,33 @@ describe("Folded acks on Postgres", () => {
       // Every delivered message is settled; every other one is still pending, unleased.
       expect(yield* store.unsettled(sent)).toEqual([])
       expect(stats.pending).toBe(500 - sent.length)
+    }).pipe(Effect.scoped, Effect.provide(TestSql)), 60_000)
+
+  it.live("a relay that loses leadership settles the acks it held before it stands by", () =>
+    Effect.gen(function*() {
+      const schema = yield* migratedSchema
+      yield* seed(schema, 500)
+      const recorder = yield* RecordingSender.make()
+      const leading = yield* Ref.make(true)
+      // Leadership goes once 100 messages are out: the worker then holds the last full batch's acks.
+      const sender = Sender.Sender.of({
+        send: (batch) =>
+          Effect.tap(recorder.sender.send(batch), () =>
+            Effect.flatMap(recorder.attempts, (attempts) => attempts.length >= 100 ? Ref.set(leading, false) : Effect.void))
+      })
+      yield* Effect.forkScoped(
+        Relay.run({ batchSize: 10, pollInterval: "50 millis" }).pipe(
+          Effect.provideService(Sender.Sender, sender),
+          Effect.provideService(Leadership.Leadership, { isLeader: Ref.get(leading) }),
+          Effect.provide(storeOn(schema, `${schema}-follower`))
+        )
+      )
+      const store = yield* storeIn(schema)
+      yield* eventually("the relay to stand by", Effect.map(recorder.attempts, (attempts) => attempts.length >= 100))
+      // Well inside the 30 s lease: only a settled batch explains it.
+      yield* eventually("nothing delivered to stay leased", Effect.map(store.stats, (stats) => stats.inFlight === 0), 5)
+      const sent = (yield* recorder.attempts).map((attempt) => attempt.message.id)
+      expect(yield* store.unsettled(sent)).toEqual([])
+      expect((yield* store.stats).pending).toBe(500 - sent.length)
     }).pipe(Effect.scoped, Effect.provide(TestSql)), 60_000)
 })
