@@ -1,27 +1,17 @@
-import { type Message, Sender } from "@effect-outbox/core"
+import { Sender } from "@effect-outbox/core"
 import { RedisStreamsSender } from "@effect-outbox/redis"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Logger, Redacted, Scope } from "effect"
-import { adminClient, readStream, redisAddress, spawnServer, tally, testPrefix, waitUntil } from "./redis.js"
-import { relay, republishedCounter } from "./relayRun.js"
-import * as TcpProxy from "./tcpProxy.js"
+import { Duration, Effect, Exit, Logger, Redacted, Scope } from "effect"
+import { adminClient, readStream, redisAddress, spawnServer, tally, testPrefix } from "./redis.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
+import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
 
-const message = (id: string, topic: string, overrides: Partial<Message.OutboxMessage> = {}): Message.OutboxMessage => ({
-  id,
-  topic,
-  key: null,
-  payload: { n: id },
-  headers: {},
-  attempts: 1,
-  lostClaims: 0,
-  createdAt: new Date(0),
-  availableAt: new Date(0),
-  ...overrides
-})
+const { message } = SenderFixtures
 
 /** Builds a sender in the current scope. */
-const buildSender = (options: RedisStreamsSender.Options) =>
-  Effect.map(Layer.build(RedisStreamsSender.layer(options)), (context) => Context.get(context, Sender.Sender))
+const buildSender = (options: RedisStreamsSender.Options) => SenderFixtures.buildSender(RedisStreamsSender.layer(options))
 
 const shared = { host: redisAddress.host, port: redisAddress.port }
 
@@ -189,7 +179,7 @@ describe("RedisStreamsSender", () => {
         if (cuts.length === 1) return proxy.cut
         return proxy.holdReplies.pipe(
           Effect.zipRight(
-            waitUntil("Redis to append the batch", Effect.map(Effect.promise(() => admin.xlen(stream)), (length) => length >= handedSoFar))
+            eventually("Redis to append the batch", Effect.map(Effect.promise(() => admin.xlen(stream)), (length) => length >= handedSoFar))
           ),
           Effect.zipRight(proxy.cut)
         )

@@ -5,18 +5,19 @@ import { expect } from "@effect/vitest"
 import { Context, Effect, HashMap, Layer, Logger, Option } from "effect"
 
 /**
- * Relays `count` messages, round-robin over `topics`, through `Relay` + `MemoryStore` into the
+ * Relays `count` messages, round-robin over `topics` (one or several), through `Relay` + `MemoryStore` into the
  * sender. `alongside(handedSoFar)` runs concurrently with each send, once the
  * sender has started on the batch (to cut connections while publishes are in flight).
  * Returns the published ids and how many hand-overs were repeats (relay retries).
  */
 export const relay = (
   senderLayer: Layer.Layer<Sender.Sender, unknown>,
-  topics: ReadonlyArray<string>,
+  topics: string | ReadonlyArray<string>,
   count: number,
   alongside: (handedSoFar: number) => Effect.Effect<void> = () => Effect.void
 ) =>
   Effect.gen(function*() {
+    const topicOf = (i: number) => (typeof topics === "string" ? topics : topics[i % topics.length] ?? "")
     const handed = new Map<string, number>()
     let handedSoFar = 0
     const counting = Layer.effect(
@@ -34,7 +35,7 @@ export const relay = (
     const context = yield* Layer.build(Layer.merge(MemoryStore.layer, counting))
     const store = Context.get(context, OutboxStore.OutboxStore)
     const ids = yield* store.append(
-      Array.from({ length: count }, (_, i) => ({ topic: topics[i % topics.length] ?? "", key: null, payload: { n: i, pad: "x".repeat(100) }, headers: {} }))
+      Array.from({ length: count }, (_, i) => ({ topic: topicOf(i), key: null, payload: { n: i, pad: "x".repeat(100) }, headers: {} }))
     )
     yield* Relay.run({ batchSize: 250, pollInterval: "50 millis", sendTimeout: "15 seconds" }).pipe(
       Effect.provide(context),
