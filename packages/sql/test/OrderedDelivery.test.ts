@@ -4,7 +4,8 @@ import { SqlOutboxStore } from "@effect-outbox/sql"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Fiber, Option } from "effect"
-import { drained, eventually, migratedSchema, pgLayer, relayProcess } from "./postgres.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { drained, migratedSchema, pgLayer, relayProcess } from "./postgres.js"
 
 const TestSql = pgLayer("effect-outbox-ordered-test", 6)
 
