@@ -5,7 +5,7 @@ import { Effect, Exit, Redacted, Scope } from "effect"
 import * as Crypto from "node:crypto"
 import { adminChannel, amqpAddress, amqpUrl, consume, forceClose, tally, testExchange, urlVia } from "./amqp.js"
 import { eventually } from "@effect-outbox/test-support/Eventually"
-import { relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
+import { cutTwice, relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
 import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
 import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
 
@@ -90,17 +90,11 @@ describe("AmqpSender", () => {
       // Cut twice while a batch is being published: past 1,500 handed over, at once
       // (its publishes are still in the client's buffer); past 3,500, once the consumer
       // has the whole batch while the broker's confirms were held back (routed, unconfirmed).
-      const cuts: Array<number> = []
-      const { ids, resent } = yield* relay(sender, "order.created", 5_000, (handedSoFar) => {
-        const next = [1_500, 3_500][cuts.length]
-        if (next === undefined || handedSoFar < next) return Effect.void
-        cuts.push(handedSoFar)
-        if (cuts.length === 1) return proxy.cut
-        return proxy.holdReplies.pipe(
-          Effect.zipRight(eventually("the consumer to get the batch", () => distinctCount(delivered) >= handedSoFar)),
-          Effect.zipRight(proxy.cut)
-        )
+      const { cuts, alongside } = cutTwice(proxy, [1_500, 3_500], {
+        what: "the consumer to get the batch",
+        batch: (handedSoFar) => Effect.sync(() => distinctCount(delivered) >= handedSoFar)
       })
+      const { ids, resent } = yield* relay(sender, "order.created", 5_000, alongside)
       yield* eventually("every message to be delivered", () => distinctCount(delivered) >= 5_000)
       const consumed = tally(delivered)
       expect(consumed.ids).toEqual(new Set(ids))

@@ -13,7 +13,7 @@ import {
   watchPublishes
 } from "./nats.js"
 import { eventually } from "@effect-outbox/test-support/Eventually"
-import { relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
+import { cutTwice, relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
 import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
 import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
 
@@ -121,17 +121,11 @@ describe("NatsSender", () => {
       // Cut twice while a batch is being published: past 1,500 handed over, at once
       // (its publishes are still in the client's buffer); past 3,500, once the server
       // has stored the whole batch while its PubAcks were held back (stored, unconfirmed).
-      const cuts: Array<number> = []
-      const { ids, resent } = yield* relay(sender, "order.created", 5_000, (handedSoFar) => {
-        const next = [1_500, 3_500][cuts.length]
-        if (next === undefined || handedSoFar < next) return Effect.void
-        cuts.push(handedSoFar)
-        if (cuts.length === 1) return proxy.cut
-        return proxy.holdReplies.pipe(
-          Effect.zipRight(eventually("the server to store the batch", () => wire.publishes >= handedSoFar)),
-          Effect.zipRight(proxy.cut)
-        )
+      const { cuts, alongside } = cutTwice(proxy, [1_500, 3_500], {
+        what: "the server to store the batch",
+        batch: (handedSoFar) => Effect.sync(() => wire.publishes >= handedSoFar)
       })
+      const { ids, resent } = yield* relay(sender, "order.created", 5_000, alongside)
       const consumed = tally(yield* readStream(admin, stream.name))
       // Publishes in flight at a cut are re-sent with the same Nats-Msg-Id: JetStream keeps one copy.
       expect(consumed).toMatchObject({ total: 5_000, distinct: 5_000, duplicates: 0 })

@@ -3,8 +3,7 @@ import { RedisStreamsSender } from "@effect-outbox/redis"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Logger, Redacted, Scope } from "effect"
 import { adminClient, readStream, redisAddress, spawnServer, tally, testPrefix } from "./redis.js"
-import { eventually } from "@effect-outbox/test-support/Eventually"
-import { relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
+import { cutTwice, relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
 import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
 import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
 
@@ -171,19 +170,11 @@ describe("RedisStreamsSender", () => {
       // Cut twice while a batch is being appended: past 1,000 handed over, at once;
       // past 2,000, once Redis has appended the whole batch while its replies were
       // held back (appended, unconfirmed: the re-sent copies must be deduped).
-      const cuts: Array<number> = []
-      const { ids, resent } = yield* relay(sender, ["order.created"], 3_000, (handedSoFar) => {
-        const next = [1_000, 2_000][cuts.length]
-        if (next === undefined || handedSoFar < next) return Effect.void
-        cuts.push(handedSoFar)
-        if (cuts.length === 1) return proxy.cut
-        return proxy.holdReplies.pipe(
-          Effect.zipRight(
-            eventually("Redis to append the batch", Effect.map(Effect.promise(() => admin.xlen(stream)), (length) => length >= handedSoFar))
-          ),
-          Effect.zipRight(proxy.cut)
-        )
+      const { cuts, alongside } = cutTwice(proxy, [1_000, 2_000], {
+        what: "Redis to append the batch",
+        batch: (handedSoFar) => Effect.map(Effect.promise(() => admin.xlen(stream)), (length) => length >= handedSoFar)
       })
+      const { ids, resent } = yield* relay(sender, ["order.created"], 3_000, alongside)
       const stored = tally(yield* readStream(admin, stream))
       expect(stored).toMatchObject({ total: 3_000, distinct: 3_000, duplicates: 0 })
       expect(stored.ids).toEqual(new Set(ids))
