@@ -1,9 +1,10 @@
 /**
  * What the sender tests of every broker share: a claimed message to hand a
  * sender, a sender built in the test's scope, and the tally of what a broker
- * stored or delivered.
+ * stored or delivered (and the check that it is each message once).
  */
 import { type Message, Sender } from "@effect-outbox/core"
+import { expect } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 
 /** A claimed message on its first attempt, as the relay hands it to a sender. */
@@ -28,4 +29,10 @@ export const buildSender = <E, R>(layer: Layer.Layer<Sender.Sender, E, R>) =>
 export const tally = (ids: ReadonlyArray<string>) => {
   const distinct = new Set(ids)
   return { total: ids.length, distinct: distinct.size, duplicates: ids.length - distinct.size, ids: distinct }
+}
+
+/** Asserts what the broker has (its `tally`) is every one of `ids` exactly once, and nothing else. */
+export const expectEachOnce = (consumed: ReturnType<typeof tally>, ids: ReadonlyArray<string>) => {
+  expect(consumed).toMatchObject({ total: ids.length, distinct: ids.length, duplicates: 0 })
+  expect(consumed.ids).toEqual(new Set(ids))
 }
