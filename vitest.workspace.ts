@@ -8,10 +8,11 @@ const packages = ["core", "sql", "pglite", "nats", "amqp", "redis", "webhook", "
 
 const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url))
 
+// `@effect-outbox/test-support/<Module>` (the tests' shared helpers, not published) too.
 const alias = [
   { find: /^@effect-outbox\/([a-z]+)$/, replacement: source("$1/src/index.ts") },
   { find: /^@effect-outbox\/([a-z]+)\/testing$/, replacement: source("$1/src/testing/index.ts") },
-  { find: /^@effect-outbox\/([a-z]+)\/([A-Za-z/]+)$/, replacement: source("$1/src/$2.ts") }
+  { find: /^@effect-outbox\/([a-z-]+)\/([A-Za-z/]+)$/, replacement: source("$1/src/$2.ts") }
 ]
 
 export default defineWorkspace(

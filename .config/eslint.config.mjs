@@ -26,8 +26,8 @@ export default tseslint.config(
     }
   },
   {
-    // Tests, examples, benchmarks, the chaos suite, the consumer test, the runner's process edge and the dashboard page (browser code) may read real time.
-    files: ["packages/*/test/**", "packages/*/examples/**", "packages/bench/**", "packages/chaos/**", "packages/node/dashboard/**", "scripts/**"],
+    // Tests and their shared helpers, examples, benchmarks, the chaos suite, the consumer test, the runner's process edge and the dashboard page (browser code) may read real time.
+    files: ["packages/*/test/**", "packages/test-support/**", "packages/*/examples/**", "packages/bench/**", "packages/chaos/**", "packages/node/dashboard/**", "scripts/**"],
     rules: { "no-restricted-properties": "off" }
   }
 )

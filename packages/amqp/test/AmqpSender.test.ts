@@ -1,28 +1,18 @@
-import { type Message, Sender } from "@effect-outbox/core"
+import { Sender } from "@effect-outbox/core"
 import { AmqpSender } from "@effect-outbox/amqp"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { Effect, Exit, Redacted, Scope } from "effect"
 import * as Crypto from "node:crypto"
 import { adminChannel, amqpAddress, amqpUrl, consume, forceClose, tally, testExchange, urlVia } from "./amqp.js"
-import { relay, republishedCounter } from "./relayRun.js"
-import * as TcpProxy from "./tcpProxy.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { cutTwice, relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
+import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
 
-const message = (id: string, topic: string, overrides: Partial<Message.OutboxMessage> = {}): Message.OutboxMessage => ({
-  id,
-  topic,
-  key: null,
-  payload: { n: id },
-  headers: {},
-  attempts: 1,
-  lostClaims: 0,
-  createdAt: new Date(0),
-  availableAt: new Date(0),
-  ...overrides
-})
+const { message } = SenderFixtures
 
 /** Builds a sender in the current scope. */
-const buildSender = (options: AmqpSender.Options) =>
-  Effect.map(Layer.build(AmqpSender.layer(options)), (context) => Context.get(context, Sender.Sender))
+const buildSender = (options: AmqpSender.Options) => SenderFixtures.buildSender(AmqpSender.layer(options))
 
 const distinctCount = (delivered: ReadonlyArray<{ readonly messageId: string }>) =>
   new Set(delivered.map((message) => message.messageId)).size
@@ -39,7 +29,7 @@ describe("AmqpSender", () => {
         message("m-2", "order.shipped")
       ])
       expect(results).toEqual([Sender.SendResult.Sent({ id: "m-1" }), Sender.SendResult.Sent({ id: "m-2" })])
-      yield* TcpProxy.waitFor("both deliveries", () => delivered.length === 2)
+      yield* eventually("both deliveries", () => delivered.length === 2)
       expect(delivered[0]).toEqual({
         messageId: "m-1",
         routingKey: "order.created",
@@ -82,10 +72,9 @@ describe("AmqpSender", () => {
         "order.created",
         5_000
       )
-      yield* TcpProxy.waitFor("5,000 deliveries", () => delivered.length >= 5_000)
+      yield* eventually("5,000 deliveries", () => delivered.length >= 5_000)
       const consumed = tally(delivered)
-      expect(consumed).toMatchObject({ total: 5_000, distinct: 5_000, duplicates: 0 })
-      expect(consumed.ids).toEqual(new Set(ids))
+      SenderFixtures.expectEachOnce(consumed, ids)
       expect(resent).toBe(0)
     }), { timeout: 90_000 })
 
@@ -100,18 +89,12 @@ describe("AmqpSender", () => {
       // Cut twice while a batch is being published: past 1,500 handed over, at once
       // (its publishes are still in the client's buffer); past 3,500, once the consumer
       // has the whole batch while the broker's confirms were held back (routed, unconfirmed).
-      const cuts: Array<number> = []
-      const { ids, resent } = yield* relay(sender, "order.created", 5_000, (handedSoFar) => {
-        const next = [1_500, 3_500][cuts.length]
-        if (next === undefined || handedSoFar < next) return Effect.void
-        cuts.push(handedSoFar)
-        if (cuts.length === 1) return proxy.cut
-        return proxy.holdReplies.pipe(
-          Effect.zipRight(TcpProxy.waitFor("the consumer to get the batch", () => distinctCount(delivered) >= handedSoFar)),
-          Effect.zipRight(proxy.cut)
-        )
+      const { cuts, alongside } = cutTwice(proxy, [1_500, 3_500], {
+        what: "the consumer to get the batch",
+        batch: (handedSoFar) => Effect.sync(() => distinctCount(delivered) >= handedSoFar)
       })
-      yield* TcpProxy.waitFor("every message to be delivered", () => distinctCount(delivered) >= 5_000)
+      const { ids, resent } = yield* relay(sender, "order.created", 5_000, alongside)
+      yield* eventually("every message to be delivered", () => distinctCount(delivered) >= 5_000)
       const consumed = tally(delivered)
       expect(consumed.ids).toEqual(new Set(ids))
       expect(cuts.length).toBe(2)
@@ -147,7 +130,7 @@ describe("AmqpSender", () => {
       expect(yield* sender.send([message("before", "order.created")])).toEqual([Sender.SendResult.Sent({ id: "before" })])
       yield* forceClose(connectionName)
       expect(yield* sender.send([message("after", "order.created")])).toEqual([Sender.SendResult.Sent({ id: "after" })])
-      yield* TcpProxy.waitFor("both deliveries", () => delivered.length === 2)
+      yield* eventually("both deliveries", () => delivered.length === 2)
       expect(delivered.map((delivery) => delivery.messageId)).toEqual(["before", "after"])
     }))
 

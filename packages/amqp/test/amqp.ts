@@ -1,3 +1,4 @@
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
 import { type Channel, connect } from "amqplib"
 import { Effect, Redacted } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -74,10 +75,7 @@ export const consume = (channel: Channel, exchange: string, pattern = "#") =>
   })
 
 /** Total delivered and distinct message ids: RabbitMQ has no dedupe, so duplicates reach consumers. */
-export const tally = (delivered: ReadonlyArray<Delivered>) => {
-  const distinct = new Set(delivered.map((message) => message.messageId))
-  return { total: delivered.length, distinct: distinct.size, duplicates: delivered.length - distinct.size, ids: distinct }
-}
+export const tally = (delivered: ReadonlyArray<Delivered>) => SenderFixtures.tally(delivered.map((message) => message.messageId))
 
 const rabbitmqctl = (args: ReadonlyArray<string>) =>
   Effect.async<string>((resume) => {

@@ -1,6 +1,6 @@
-import type { Message } from "@effect-outbox/core"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { SendResult } from "@effect-outbox/core/Sender"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Schedule, Scope, TestClock } from "effect"
 
@@ -322,17 +322,7 @@ describe("Reconnect", () => {
 
 // --- unconfirmed publishes -------------------------------------------------
 
-const message = (id: string): Message.OutboxMessage => ({
-  id,
-  topic: "order.created",
-  key: null,
-  payload: { id },
-  headers: {},
-  attempts: 1,
-  lostClaims: 0,
-  createdAt: new Date(0),
-  availableAt: new Date(0)
-})
+const message = (id: string) => SenderFixtures.message(id, "order.created", { payload: { id } })
 
 const batch = (...ids: ReadonlyArray<string>) => ids.map(message)
 

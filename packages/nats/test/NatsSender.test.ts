@@ -1,7 +1,7 @@
-import { type Message, Sender } from "@effect-outbox/core"
+import { Sender } from "@effect-outbox/core"
 import { NatsSender } from "@effect-outbox/nats"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { Effect, Exit, Redacted, Scope } from "effect"
 import {
   adminConnection,
   natsAddress,
@@ -12,28 +12,15 @@ import {
   testStream,
   watchPublishes
 } from "./nats.js"
-import { relay, republishedCounter } from "./relayRun.js"
-import * as TcpProxy from "./tcpProxy.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { cutTwice, relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
+import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
 
-const message = (id: string, topic: string, overrides: Partial<Message.OutboxMessage> = {}): Message.OutboxMessage => ({
-  id,
-  topic,
-  key: null,
-  payload: { n: id },
-  headers: {},
-  attempts: 1,
-  lostClaims: 0,
-  createdAt: new Date(0),
-  availableAt: new Date(0),
-  ...overrides
-})
+const { message } = SenderFixtures
 
 /** Builds a sender in its own scope (closed with the test's). */
-const buildSender = (options: NatsSender.Options) =>
-  Effect.gen(function*() {
-    const context = yield* Layer.build(NatsSender.layer(options))
-    return Context.get(context, Sender.Sender)
-  })
+const buildSender = (options: NatsSender.Options) => SenderFixtures.buildSender(NatsSender.layer(options))
 
 describe("NatsSender", () => {
   it.scopedLive("publishes with Nats-Msg-Id, the app's headers, topic and attempt, and acks on the PubAck", () =>
@@ -113,8 +100,7 @@ describe("NatsSender", () => {
       })
       const { ids, resent } = yield* relay(sender, "order.created", 5_000)
       const consumed = tally(yield* readStream(admin, stream.name))
-      expect(consumed).toMatchObject({ total: 5_000, distinct: 5_000, duplicates: 0 })
-      expect(consumed.ids).toEqual(new Set(ids))
+      SenderFixtures.expectEachOnce(consumed, ids)
       expect(resent).toBe(0)
     }), { timeout: 90_000 })
 
@@ -134,24 +120,17 @@ describe("NatsSender", () => {
       // Cut twice while a batch is being published: past 1,500 handed over, at once
       // (its publishes are still in the client's buffer); past 3,500, once the server
       // has stored the whole batch while its PubAcks were held back (stored, unconfirmed).
-      const cuts: Array<number> = []
-      const { ids, resent } = yield* relay(sender, "order.created", 5_000, (handedSoFar) => {
-        const next = [1_500, 3_500][cuts.length]
-        if (next === undefined || handedSoFar < next) return Effect.void
-        cuts.push(handedSoFar)
-        if (cuts.length === 1) return proxy.cut
-        return proxy.holdReplies.pipe(
-          Effect.zipRight(TcpProxy.waitFor("the server to store the batch", () => wire.publishes >= handedSoFar)),
-          Effect.zipRight(proxy.cut)
-        )
+      const { cuts, alongside } = cutTwice(proxy, [1_500, 3_500], {
+        what: "the server to store the batch",
+        batch: (handedSoFar) => Effect.sync(() => wire.publishes >= handedSoFar)
       })
+      const { ids, resent } = yield* relay(sender, "order.created", 5_000, alongside)
       const consumed = tally(yield* readStream(admin, stream.name))
       // Publishes in flight at a cut are re-sent with the same Nats-Msg-Id: JetStream keeps one copy.
-      expect(consumed).toMatchObject({ total: 5_000, distinct: 5_000, duplicates: 0 })
-      expect(consumed.ids).toEqual(new Set(ids))
+      SenderFixtures.expectEachOnce(consumed, ids)
       expect(cuts.length).toBe(2)
       expect(proxy.accepted()).toBeGreaterThanOrEqual(3)
-      yield* TcpProxy.waitFor("the plain subscriber to see every stored message", () => wire.publishes >= 5_000)
+      yield* eventually("the plain subscriber to see every stored message", () => wire.publishes >= 5_000)
       console.log(
         `NATS cut test: cuts during the batches ending at ${cuts.join(" and ")}; connections ${proxy.accepted()}; ` +
           `publishes on the wire ${wire.publishes} (copies dropped by JetStream dedupe: ${wire.publishes - consumed.total}); ` +
@@ -179,7 +158,7 @@ describe("NatsSender", () => {
       // The next connection reaches the shared server, as a rolling restart would hand over.
       proxy.retarget(natsAddress)
       yield* leaving.enterLameDuckMode
-      yield* TcpProxy.waitFor("the sender to reconnect", () => proxy.accepted() === 2)
+      yield* eventually("the sender to reconnect", () => proxy.accepted() === 2)
       expect(yield* sender.send([message("after-ldm", "order.created")])).toEqual([
         Sender.SendResult.Sent({ id: "after-ldm" })
       ])

@@ -3,7 +3,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
-import { freePort, untilListening } from "./tcpProxy.js"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
+import { freePort, untilListening } from "@effect-outbox/test-support/TcpProxy"
 
 /** The test server: the local NATS (JetStream on) unless OUTBOX_TEST_NATS says otherwise. Tests fail, never skip, when it is down. */
 export const natsAddress = (() => {
@@ -70,10 +71,7 @@ export const readStream = (connection: NatsConnection, stream: string) =>
   })
 
 /** Total stored and distinct message ids: duplicates are what the broker's dedupe did not catch. */
-export const tally = (stored: ReadonlyArray<Stored>) => {
-  const distinct = new Set(stored.map((message) => message.msgId))
-  return { total: stored.length, distinct: distinct.size, duplicates: stored.length - distinct.size, ids: distinct }
-}
+export const tally = (stored: ReadonlyArray<Stored>) => SenderFixtures.tally(stored.map((message) => message.msgId))
 
 /**
  * A NATS server of the test's own on a free port, stopped with the scope:

@@ -9,7 +9,8 @@ import { Effect, Redacted } from "effect"
 import { Redis } from "ioredis"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
-import { runToEnd, waitFor } from "./outboxProcess.js"
+import { eventuallyAsync } from "@effect-outbox/test-support/Eventually"
+import { runToEnd } from "./outboxProcess.js"
 
 // `outbox drain` with a broker as OUTBOX_SENDER: the runner wires the NATS,
 // RabbitMQ and Redis senders by URL scheme (their own packages test reconnects and confirms).
@@ -89,7 +90,7 @@ describe("outbox drain into a broker", () => {
     const client = new Redis({ port, password, lazyConnect: true, retryStrategy: () => null })
     client.on("error", () => undefined)
     try {
-      await waitFor("redis-server to listen", () => client.connect().then(() => true, () => false))
+      await eventuallyAsync("redis-server to listen", () => client.connect().then(() => true, () => false))
       await seed(30)
       const wrong = await drain(`redis://:wrong-${password}@127.0.0.1:${port}/0?streamPrefix=runner:`)
       expect(wrong.code, wrong.output).toBe(1)

@@ -10,7 +10,8 @@ import { RecordingSender } from "@effect-outbox/core/testing"
 import * as RelayProgress from "@effect-outbox/node/RelayProgress"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Layer, Schema } from "effect"
-import { deadLetters, eventually, freshSchema, insertRows, outboxRows, Pg, type RawRow, relayOn } from "./hostileRows.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { deadLetters, freshSchema, insertRows, outboxRows, Pg, type RawRow, relayOn } from "./hostileRows.js"
 
 const Order = Topic.make("order.created", Schema.Struct({ n: Schema.Number }))
 

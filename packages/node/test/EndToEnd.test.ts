@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Redacted, Schema } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { start, waitFor } from "./outboxProcess.js"
+import { eventuallyAsync } from "@effect-outbox/test-support/Eventually"
+import { start } from "./outboxProcess.js"
 
 const databaseUrl = process.env.OUTBOX_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const schema = `e2e_${process.pid}`
@@ -70,14 +71,14 @@ describe("outbox run, end to end", () => {
     }
 
     const first = start(["run"], env)
-    await waitFor("the first deliveries", () => hooks.received.size >= 200)
+    await eventuallyAsync("the first deliveries", () => hooks.received.size >= 200)
     first.child.kill("SIGTERM")
     expect(await first.exited).toBe(0)
     const beforeRestart = hooks.received.size
     expect(beforeRestart).toBeLessThan(1000) // it was stopped mid-drain
 
     const second = start(["run"], env)
-    await waitFor("every message to be delivered", async () => (await pending()) === 0)
+    await eventuallyAsync("every message to be delivered", async () => (await pending()) === 0)
     second.child.kill("SIGTERM")
     expect(await second.exited).toBe(0)
     hooks.close()
@@ -112,10 +113,10 @@ describe("outbox run, end to end", () => {
     })
     let requests = 0
     server.on("request", () => requests++)
-    await waitFor("the batch to be in flight", () => requests > 0)
+    await eventuallyAsync("the batch to be in flight", () => requests > 0)
     relay.child.kill("SIGTERM")
     // Signals are not queued: wait until the first was handled before sending the second.
-    await waitFor("the graceful shutdown to begin", () => relay.output().includes("outbox: stopping"))
+    await eventuallyAsync("the graceful shutdown to begin", () => relay.output().includes("outbox: stopping"))
     // The graceful shutdown would wait for the send (up to an hour); the second signal cuts it short.
     relay.child.kill("SIGTERM")
     expect(await relay.exited).toBe(130)

@@ -12,9 +12,9 @@ import * as RelayProgress from "@effect-outbox/node/RelayProgress"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Duration, Effect, Layer, Schema } from "effect"
+import { eventually } from "@effect-outbox/test-support/Eventually"
 import {
   deadLetters,
-  eventually,
   freshSchema,
   good,
   insertRows,

@@ -3,10 +3,11 @@ import { Migrations, SqlOutboxStore } from "@effect-outbox/sql"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
 import { createServer, type Server } from "node:http"
-import * as Net from "node:net"
-import { runToEnd, start, waitFor } from "./outboxProcess.js"
+import { eventuallyAsync } from "@effect-outbox/test-support/Eventually"
+import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
+import { runToEnd, start } from "./outboxProcess.js"
 
 const databaseUrl = new URL(process.env.OUTBOX_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test")
 const schema = `wait_${process.pid}`
@@ -17,60 +18,6 @@ const runSql = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient | PgClient
 const OrderCreated = Topic.make("order.created", Schema.Struct({ n: Schema.Number }))
 
 afterAll(() => runSql(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`)))
-
-/** A port nothing listens on now (connections to it are refused). */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
-/**
- * A stand-in for a Postgres that is down: it cuts every connection at once
- * (counting them) until `start()`, then forwards them to the test database.
- */
-const database = () =>
-  new Promise<{ port: number; tries: () => number; start: () => void; close: () => void }>((resolve) => {
-    let up = false
-    let tries = 0
-    const sockets = new Set<Net.Socket>()
-    const server = Net.createServer((client) => {
-      client.on("error", () => undefined)
-      if (!up) {
-        tries++
-        client.destroy()
-        return
-      }
-      const upstream = Net.connect(Number(databaseUrl.port || 5432), databaseUrl.hostname)
-      for (const socket of [client, upstream]) {
-        sockets.add(socket)
-        socket.on("error", () => undefined)
-        socket.on("close", () => {
-          client.destroy()
-          upstream.destroy()
-        })
-      }
-      client.pipe(upstream)
-      upstream.pipe(client)
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      resolve({
-        port: typeof address === "object" && address !== null ? address.port : 0,
-        tries: () => tries,
-        start: () => {
-          up = true
-        },
-        close: () => {
-          server.close()
-          sockets.forEach((socket) => socket.destroy())
-        }
-      })
-    })
-  })
 
 const receiver = async () => {
   const received: Array<string> = []
@@ -103,8 +50,15 @@ describe("outbox run while Postgres is not there yet", () => {
         Effect.provide(Layer.provide(Outbox.layer, SqlOutboxStore.layer({ schema, migrate: false })))
       )
     }))
-    const db = await database()
-    const httpPort = await freePort()
+    // A stand-in for a Postgres that is down: it cuts every connection at once
+    // (counting them) until it stops refusing, then forwards them to the test database.
+    const proxyScope = Effect.runSync(Scope.make())
+    const db = await Effect.runPromise(
+      TcpProxy.make({ host: databaseUrl.hostname, port: Number(databaseUrl.port || 5432) }, { refusing: true }).pipe(
+        Scope.extend(proxyScope)
+      )
+    )
+    const httpPort = await Effect.runPromise(TcpProxy.freePort)
     // A password in the URL (trust auth ignores it): it must never be printed.
     const url = `postgres://postgres:hunter2-secret@127.0.0.1:${db.port}${databaseUrl.pathname}`
     const runner = start(["run"], {
@@ -114,18 +68,18 @@ describe("outbox run while Postgres is not there yet", () => {
       OUTBOX_HTTP_PORT: String(httpPort)
     })
     try {
-      await waitFor("/readyz to answer 503", async () => (await readyz(httpPort)).status === 503)
+      await eventuallyAsync("/readyz to answer 503", async () => (await readyz(httpPort)).status === 503)
       const before = await readyz(httpPort)
       expect(JSON.parse(before.body).checks.store).toMatchObject({
         ok: false,
         detail: expect.stringContaining("waiting for the database")
       })
       // Several tries fail while it waits (backoff from 200 ms): one warning for all of them.
-      await waitFor("four failed tries", () => db.tries() >= 4)
+      await eventuallyAsync("four failed tries", () => db.accepted() >= 4)
 
-      db.start()
-      await waitFor("/readyz to answer 200", async () => (await readyz(httpPort)).status === 200)
-      await waitFor("the waiting message to be delivered", () => hooks.received.includes(String(id)))
+      db.refuse(false)
+      await eventuallyAsync("/readyz to answer 200", async () => (await readyz(httpPort)).status === 200)
+      await eventuallyAsync("the waiting message to be delivered", () => hooks.received.includes(String(id)))
       expect(runner.child.exitCode).toBeNull() // the same process, never restarted
 
       const output = runner.output()
@@ -136,7 +90,7 @@ describe("outbox run while Postgres is not there yet", () => {
       expect(await runner.exited).toBe(0)
     } finally {
       runner.child.kill("SIGKILL")
-      db.close()
+      await Effect.runPromise(Scope.close(proxyScope, Exit.void))
       hooks.close()
     }
   }, 60_000)

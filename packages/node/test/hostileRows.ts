@@ -124,13 +124,3 @@ export const relayOn = <S, E>(
 /** The webhook sender to a receiver's URL. */
 export const webhookTo = (url: string) =>
   WebhookSender.layer({ url, timeout: "5 seconds" }).pipe(Layer.provide(NodeHttpClient.layerUndici))
-
-/** Waits for `check` to hold, polling every 50 ms, failing after `seconds`. */
-export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, seconds = 20) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < seconds * 20; i++) {
-      if (yield* check) return
-      yield* Effect.sleep("50 millis")
-    }
-    return yield* Effect.dieMessage(`timed out after ${seconds} s waiting for ${what}`)
-  })

@@ -35,13 +35,3 @@ export const runToEnd = async (args: ReadonlyArray<string>, env: Record<string, 
   const code = await process.exited
   return { code, output: process.output() }
 }
-
-/** Resolves when `check` holds, polling every 25 ms; rejects after `seconds`. */
-export const waitFor = async (what: string, check: () => boolean | Promise<boolean>, seconds = 30) => {
-  const deadline = performance.now() + seconds * 1000
-  while (performance.now() < deadline) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error(`timed out after ${seconds} s waiting for ${what}`)
-}

@@ -1,16 +1,13 @@
-import { PgliteClient } from "@effect-outbox/pglite"
 import { StoreContract } from "@effect-outbox/core/testing"
-import { Notifications, SqlOutboxStore } from "@effect-outbox/sql"
+import { SqlOutboxStore } from "@effect-outbox/sql"
 import { SqlClient } from "@effect/sql"
-import { afterAll } from "@effect/vitest"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Layer } from "effect"
+import { listen, sharedDatabase } from "./pglite.js"
 
 // The Postgres store, unchanged, on the embedded database: the same SQL passes
-// the same contract. One PGlite instance serves the file (starting one takes
-// seconds); each test gets a fresh schema, dropped afterwards.
-const database = ManagedRuntime.make(PgliteClient.layer())
-afterAll(() => database.dispose())
-const sharedDatabase = Layer.effectContext(Effect.map(database.runtimeEffect, (runtime) => runtime.context))
+// the same contract. One PGlite instance serves the file; each test gets a
+// fresh schema, dropped afterwards.
+const database = sharedDatabase()
 
 let schemas = 0
 const storeLayer = (options: Omit<SqlOutboxStore.Options, "schema"> = {}) =>
@@ -19,9 +16,8 @@ const storeLayer = (options: Omit<SqlOutboxStore.Options, "schema"> = {}) =>
     yield* Effect.addFinalizer(() =>
       Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`).pipe(Effect.orDie)
     )
-    const client = yield* PgliteClient.PgliteClient
-    return SqlOutboxStore.layer({ ...options, schema }).pipe(Layer.provide(Notifications.layerFrom(client.listen)))
-  })).pipe(Layer.provide(sharedDatabase))
+    return SqlOutboxStore.layer({ ...options, schema }).pipe(Layer.provide(listen))
+  })).pipe(Layer.provide(database))
 
 StoreContract.run("SqlOutboxStore on PGlite", { layer: storeLayer(), clock: "live", transactional: true, ackAndClaim: true })
 StoreContract.run("SqlOutboxStore on PGlite, keeping sent rows", {

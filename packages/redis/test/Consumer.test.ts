@@ -1,10 +1,10 @@
-import { type Message, Sender } from "@effect-outbox/core"
 import { RedisStreamsSender } from "@effect-outbox/redis"
 import { Migrations } from "@effect-outbox/sql"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Random, Redacted } from "effect"
+import { Effect, Random, Redacted } from "effect"
 import { consumeOnce, ensureGroup, type Reader } from "../examples/consumer.js"
 import { adminClient, redisAddress, testPrefix } from "./redis.js"
 
@@ -12,17 +12,7 @@ import { adminClient, redisAddress, testPrefix } from "./redis.js"
 const databaseUrl = process.env.OUTBOX_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const Pg = PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 2 })
 
-const message = (id: string, n: number): Message.OutboxMessage => ({
-  id,
-  topic: "payment.captured",
-  key: null,
-  payload: { n },
-  headers: {},
-  attempts: 1,
-  lostClaims: 0,
-  createdAt: new Date(0),
-  availableAt: new Date(0)
-})
+const message = (id: string, n: number) => SenderFixtures.message(id, "payment.captured", { payload: { n } })
 
 describe("the consumer example", () => {
   it.scopedLive("reads with a consumer group, handles each message id once (duplicates and redeliveries included), acks everything", () =>
@@ -36,9 +26,8 @@ describe("the consumer example", () => {
       const admin = yield* adminClient()
       const { dedupePrefix, streamPrefix } = yield* testPrefix(admin)
       const stream = `${streamPrefix}payment.captured`
-      const sender = Context.get(
-        yield* Layer.build(RedisStreamsSender.layer({ ...redisAddress, streamPrefix, dedupePrefix, dedupeWindow: "1 second" })),
-        Sender.Sender
+      const sender = yield* SenderFixtures.buildSender(
+        RedisStreamsSender.layer({ ...redisAddress, streamPrefix, dedupePrefix, dedupeWindow: "1 second" })
       )
       yield* sender.send([message("p-1", 10), message("p-2", 20)])
       // A copy appended past the dedupe window, and an entry nobody's sender wrote.

@@ -1,27 +1,16 @@
-import { type Message, Sender } from "@effect-outbox/core"
+import { Sender } from "@effect-outbox/core"
 import { RedisStreamsSender } from "@effect-outbox/redis"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Logger, Redacted, Scope } from "effect"
-import { adminClient, readStream, redisAddress, spawnServer, tally, testPrefix, waitUntil } from "./redis.js"
-import { relay, republishedCounter } from "./relayRun.js"
-import * as TcpProxy from "./tcpProxy.js"
+import { Duration, Effect, Exit, Logger, Redacted, Scope } from "effect"
+import { adminClient, readStream, redisAddress, spawnServer, tally, testPrefix } from "./redis.js"
+import { cutTwice, relay, republishedCounter } from "@effect-outbox/test-support/RelayRun"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
+import * as TcpProxy from "@effect-outbox/test-support/TcpProxy"
 
-const message = (id: string, topic: string, overrides: Partial<Message.OutboxMessage> = {}): Message.OutboxMessage => ({
-  id,
-  topic,
-  key: null,
-  payload: { n: id },
-  headers: {},
-  attempts: 1,
-  lostClaims: 0,
-  createdAt: new Date(0),
-  availableAt: new Date(0),
-  ...overrides
-})
+const { message } = SenderFixtures
 
 /** Builds a sender in the current scope. */
-const buildSender = (options: RedisStreamsSender.Options) =>
-  Effect.map(Layer.build(RedisStreamsSender.layer(options)), (context) => Context.get(context, Sender.Sender))
+const buildSender = (options: RedisStreamsSender.Options) => SenderFixtures.buildSender(RedisStreamsSender.layer(options))
 
 const shared = { host: redisAddress.host, port: redisAddress.port }
 
@@ -181,22 +170,13 @@ describe("RedisStreamsSender", () => {
       // Cut twice while a batch is being appended: past 1,000 handed over, at once;
       // past 2,000, once Redis has appended the whole batch while its replies were
       // held back (appended, unconfirmed: the re-sent copies must be deduped).
-      const cuts: Array<number> = []
-      const { ids, resent } = yield* relay(sender, ["order.created"], 3_000, (handedSoFar) => {
-        const next = [1_000, 2_000][cuts.length]
-        if (next === undefined || handedSoFar < next) return Effect.void
-        cuts.push(handedSoFar)
-        if (cuts.length === 1) return proxy.cut
-        return proxy.holdReplies.pipe(
-          Effect.zipRight(
-            waitUntil("Redis to append the batch", Effect.map(Effect.promise(() => admin.xlen(stream)), (length) => length >= handedSoFar))
-          ),
-          Effect.zipRight(proxy.cut)
-        )
+      const { cuts, alongside } = cutTwice(proxy, [1_000, 2_000], {
+        what: "Redis to append the batch",
+        batch: (handedSoFar) => Effect.map(Effect.promise(() => admin.xlen(stream)), (length) => length >= handedSoFar)
       })
+      const { ids, resent } = yield* relay(sender, ["order.created"], 3_000, alongside)
       const stored = tally(yield* readStream(admin, stream))
-      expect(stored).toMatchObject({ total: 3_000, distinct: 3_000, duplicates: 0 })
-      expect(stored.ids).toEqual(new Set(ids))
+      SenderFixtures.expectEachOnce(stored, ids)
       expect(cuts.length).toBe(2)
       expect(proxy.accepted()).toBeGreaterThanOrEqual(3)
       console.log(
@@ -232,8 +212,7 @@ describe("RedisStreamsSender", () => {
       expect(restarted).toBeGreaterThanOrEqual(1_000)
       const reader = yield* adminClient(server)
       const stored = tally(yield* readStream(reader, `${streamPrefix}order.created`))
-      expect(stored).toMatchObject({ total: 2_000, distinct: 2_000, duplicates: 0 })
-      expect(stored.ids).toEqual(new Set(ids))
+      SenderFixtures.expectEachOnce(stored, ids)
     }), { timeout: 90_000 })
 
   it.scopedLive("a wrong password: one clear error after exactly one connection, the password in no error or log", () =>

@@ -1,4 +1,6 @@
 import { StreamEntry } from "@effect-outbox/redis"
+import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
+import { freePort, untilListening } from "@effect-outbox/test-support/TcpProxy"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import * as ChildProcess from "node:child_process"
@@ -6,7 +8,6 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { freePort, untilListening } from "./tcpProxy.js"
 
 /**
  * The test server: the shared local Redis unless OUTBOX_TEST_REDIS says otherwise.
@@ -76,10 +77,7 @@ export const readStream = (client: Redis, stream: string) =>
   })
 
 /** Total entries and distinct message ids: duplicates are what dedupe did not catch. */
-export const tally = (stored: ReadonlyArray<Stored>) => {
-  const distinct = new Set(stored.map((item) => item.entry.id))
-  return { total: stored.length, distinct: distinct.size, duplicates: stored.length - distinct.size, ids: distinct }
-}
+export const tally = (stored: ReadonlyArray<Stored>) => SenderFixtures.tally(stored.map((item) => item.entry.id))
 
 const startServer = (port: number, dir: string, args: ReadonlyArray<string>) =>
   Effect.async<ChildProcess.ChildProcess>((resume) => {
@@ -123,15 +121,5 @@ export const spawnServer = (args: ReadonlyArray<string> = []) =>
         server = yield* startServer(port, dir, args)
         yield* untilListening(port)
       })
-    }
-  })
-
-/** Waits (polling, real time) until `check` yields true, failing after `timeoutMillis`. */
-export const waitUntil = (what: string, check: Effect.Effect<boolean>, timeoutMillis = 30_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMillis
-    while (!(yield* check)) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`Timed out after ${timeoutMillis} ms waiting for ${what}`)
-      yield* Effect.sleep("10 millis")
     }
   })

@@ -3,7 +3,8 @@ import { RecordingSender } from "@effect-outbox/core/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
-import { eventually, migratedSchema, pgLayer, relayProcess, storeOn } from "./postgres.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { migratedSchema, pgLayer, relayProcess, storeOn } from "./postgres.js"
 
 const OrderCreated = Topic.make("order.created", Schema.Struct({ n: Schema.Number }))
 

@@ -4,7 +4,8 @@ import { SqlOutboxStore } from "@effect-outbox/sql"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Deferred, Duration, Effect, Exit, Fiber, Layer, Ref } from "effect"
-import { drained, eventually, migratedSchema, pgLayer, relayProcess, seed, storeOn } from "./postgres.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { drained, migratedSchema, pgLayer, relayProcess, seed, storeOn } from "./postgres.js"
 
 const TestSql = pgLayer("effect-outbox-transactional-test", 4)
 

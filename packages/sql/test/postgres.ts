@@ -3,6 +3,7 @@ import { Drain } from "@effect-outbox/core/testing"
 import { Migrations, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlStoreScenarios from "@effect-outbox/test-support/SqlStoreScenarios"
 import { Duration, Effect, Layer, Random, Redacted } from "effect"
 
 /** The test database: the local server unless OUTBOX_TEST_DATABASE_URL says otherwise. */
@@ -60,16 +61,6 @@ export const terminate = (applicationName: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
     sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${applicationName}`)
 
-/** Waits for `check` to hold, polling every 50 ms, failing after `seconds`. */
-export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, seconds = 20) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < seconds * 20; i++) {
-      if (yield* check) return
-      yield* Effect.sleep("50 millis")
-    }
-    return yield* Effect.dieMessage(`timed out after ${seconds} s waiting for ${what}`)
-  })
-
 /** Runs a relay "process": its own pool and store, a given sender, until the scope closes. */
 export const relayProcess = (
   schema: string,
@@ -91,3 +82,19 @@ export const drained = (schema: string, seconds = 30) =>
   Drain.untilDrained({ timeout: Duration.seconds(seconds) }).pipe(
     Effect.provide(SqlOutboxStore.layer({ schema, migrate: false }))
   )
+
+/**
+ * How the relay-over-SQL scenarios reach Postgres: each relay process on a pool
+ * of its own, named after it, with push wake-ups on a LISTEN connection.
+ */
+export const harness: SqlStoreScenarios.Harness<PgClient.PgClient> = {
+  database: pgLayer("effect-outbox-test", 8),
+  relayStore: (schema, name) => storeOn(schema, name),
+  listening: (_schema, name) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.map(
+        sql<{ n: string }>`SELECT count(*) AS n FROM pg_stat_activity
+          WHERE application_name = ${`${name}:listen`} AND query LIKE 'LISTEN%'`,
+        (rows) => Number(rows[0]?.n) === 1
+      ))
+}

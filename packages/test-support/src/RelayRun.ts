@@ -3,20 +3,23 @@ import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { Drain } from "@effect-outbox/core/testing"
 import { expect } from "@effect/vitest"
 import { Context, Effect, HashMap, Layer, Logger, Option } from "effect"
+import { eventually } from "./Eventually.js"
+import type { TcpProxy } from "./TcpProxy.js"
 
 /**
- * Relays `count` messages, round-robin over `topics`, through `Relay` + `MemoryStore` into the
+ * Relays `count` messages, round-robin over `topics` (one or several), through `Relay` + `MemoryStore` into the
  * sender. `alongside(handedSoFar)` runs concurrently with each send, once the
  * sender has started on the batch (to cut connections while publishes are in flight).
  * Returns the published ids and how many hand-overs were repeats (relay retries).
  */
 export const relay = (
   senderLayer: Layer.Layer<Sender.Sender, unknown>,
-  topics: ReadonlyArray<string>,
+  topics: string | ReadonlyArray<string>,
   count: number,
   alongside: (handedSoFar: number) => Effect.Effect<void> = () => Effect.void
 ) =>
   Effect.gen(function*() {
+    const topicOf = (i: number) => (typeof topics === "string" ? topics : topics[i % topics.length] ?? "")
     const handed = new Map<string, number>()
     let handedSoFar = 0
     const counting = Layer.effect(
@@ -34,7 +37,7 @@ export const relay = (
     const context = yield* Layer.build(Layer.merge(MemoryStore.layer, counting))
     const store = Context.get(context, OutboxStore.OutboxStore)
     const ids = yield* store.append(
-      Array.from({ length: count }, (_, i) => ({ topic: topics[i % topics.length] ?? "", key: null, payload: { n: i, pad: "x".repeat(100) }, headers: {} }))
+      Array.from({ length: count }, (_, i) => ({ topic: topicOf(i), key: null, payload: { n: i, pad: "x".repeat(100) }, headers: {} }))
     )
     yield* Relay.run({ batchSize: 250, pollInterval: "50 millis", sendTimeout: "15 seconds" }).pipe(
       Effect.provide(context),
@@ -58,4 +61,30 @@ export const republishedCounter = () => {
     counter.messages += typeof count === "number" ? count : 0
   })
   return { counter, layer: Logger.add(logger) }
+}
+
+/**
+ * The connection cuts the broker tests make while `relay` runs (pass `alongside`
+ * to it): past `at[0]` messages handed over, a cut at once (the batch's publishes
+ * still in the client's buffer); past `at[1]`, the broker's replies held back until
+ * it `has` the whole batch (stored, unconfirmed), then a cut. `cuts` records the
+ * handed-over counts at which they happened.
+ */
+export const cutTwice = (
+  proxy: TcpProxy,
+  at: readonly [number, number],
+  has: { readonly what: string; readonly batch: (handedSoFar: number) => Effect.Effect<boolean> }
+) => {
+  const cuts: Array<number> = []
+  const alongside = (handedSoFar: number): Effect.Effect<void> => {
+    const next = at[cuts.length]
+    if (next === undefined || handedSoFar < next) return Effect.void
+    cuts.push(handedSoFar)
+    if (cuts.length === 1) return proxy.cut
+    return proxy.holdReplies.pipe(
+      Effect.zipRight(eventually(has.what, has.batch(handedSoFar))),
+      Effect.zipRight(proxy.cut)
+    )
+  }
+  return { cuts, alongside }
 }

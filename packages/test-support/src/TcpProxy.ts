@@ -1,10 +1,12 @@
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import * as Net from "node:net"
 
 /**
- * A TCP proxy in front of a broker, so a test can count the connections a
- * sender opens and cut them as a network failure would (both sockets
- * destroyed: the client sees its connection reset, the broker sees it go).
+ * A TCP proxy in front of a broker or a database, so a test can count the
+ * connections a client opens and cut them as a network failure would (both
+ * sockets destroyed: the client sees its connection reset, the server sees it
+ * go), hold the server's replies back (a half-open socket), or refuse new
+ * connections (a server that is down).
  */
 export interface TcpProxy {
   readonly host: string
@@ -21,16 +23,24 @@ export interface TcpProxy {
   readonly retarget: (target: { readonly host: string; readonly port: number }) => void
   /** Stops passing the broker's replies to the client (requests still flow): confirmations go missing. */
   readonly holdReplies: Effect.Effect<void>
+  /** While refusing, a new connection is cut at once, as a server that is down would (`accepted` still counts it). */
+  readonly refuse: (refusing: boolean) => void
 }
 
 /** A proxy to `target`, listening on a free local port until the scope closes. */
-export const make = (target: { readonly host: string; readonly port: number }) =>
+export const make = (target: { readonly host: string; readonly port: number }, options: { readonly refusing?: boolean } = {}) =>
   Effect.gen(function*() {
     const pairs = new Set<readonly [Net.Socket, Net.Socket]>()
     let accepted = 0
     let current = target
+    let refusing = options.refusing ?? false
     const server = Net.createServer((client) => {
       accepted++
+      if (refusing) {
+        client.on("error", () => undefined)
+        client.destroy()
+        return
+      }
       const upstream = Net.connect(current.port, current.host)
       const pair = [client, upstream] as const
       pairs.add(pair)
@@ -83,19 +93,12 @@ export const make = (target: { readonly host: string; readonly port: number }) =
           upstream.unpipe(client)
           upstream.pause()
         }
-      })
+      }),
+      refuse: (next) => {
+        refusing = next
+      }
     }
     return proxy
-  })
-
-/** Waits (polling, real time) until `check` holds, failing after `timeoutMillis`. */
-export const waitFor = (what: string, check: () => boolean, timeoutMillis = 30_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMillis
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`Timed out after ${timeoutMillis} ms waiting for ${what}`)
-      yield* Effect.sleep("10 millis")
-    }
   })
 
 /** A port nothing listens on right now. */
@@ -111,7 +114,7 @@ export const freePort = Effect.async<number>((resume) => {
 /** Waits until something accepts TCP connections on `port`. */
 export const untilListening = (port: number, timeoutMillis = 10_000) =>
   Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMillis
+    const deadline = (yield* Clock.currentTimeMillis) + timeoutMillis
     while (true) {
       const up = yield* Effect.async<boolean>((resume) => {
         const socket = Net.connect(port, "127.0.0.1")
@@ -122,7 +125,7 @@ export const untilListening = (port: number, timeoutMillis = 10_000) =>
         socket.once("error", () => resume(Effect.succeed(false)))
       })
       if (up) return
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`Nothing listens on port ${port} after ${timeoutMillis} ms`)
+      if ((yield* Clock.currentTimeMillis) > deadline) return yield* Effect.dieMessage(`Nothing listens on port ${port} after ${timeoutMillis} ms`)
       yield* Effect.sleep("20 millis")
     }
   })
