@@ -3,7 +3,8 @@ import { RecordingSender } from "@effect-outbox/core/testing"
 import { SqlOutboxStore } from "@effect-outbox/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Ref } from "effect"
-import { drained, eventually, migratedSchema, pgLayer, seed, storeOn } from "./postgres.js"
+import { eventually } from "@effect-outbox/test-support/Eventually"
+import { drained, migratedSchema, pgLayer, seed, storeOn } from "./postgres.js"
 
 // In lease mode a full, all-delivered batch is acked by the next claim
 // (`ackAndClaim`): these tests show that the acks held between two claims are
