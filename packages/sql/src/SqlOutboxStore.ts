@@ -390,7 +390,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       refail("stats")
     ),
 
-    transactional: Transactional.make({ sql, tables, retainSent, nextToken, complete, maxOpen, refreshStatistics })
+    transactional: Transactional.make({ sql, tables, retainSent, nextToken, maxOpen, refreshStatistics })
   })
 
   if (retainSent !== undefined) {
