@@ -26,6 +26,7 @@
  *
  * @since 0.1.0
  */
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { Sender } from "@effect-outbox/core/Sender"
 import * as Data from "effect/Data"
@@ -102,7 +103,7 @@ export const make = Effect.fn("AmqpSender.make")(function*(
   })
   yield* supervisor.withSession(() => Effect.void)
   return Sender.of({
-    send: Reconnect.sendConfirmed(
+    send: ConfirmedSend.sendConfirmed(
       supervisor,
       Session.publish(options.exchange, options.routingKey ?? ((topic) => topic)),
       { timeout }

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as ConfirmedSend from "./ConfirmedSend.js"
 export * as DeadLetter from "./DeadLetter.js"
 export * as HandlerSender from "./HandlerSender.js"
 export * as Leadership from "./Leadership.js"

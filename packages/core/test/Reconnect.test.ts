@@ -1,4 +1,5 @@
 import type { Message } from "@effect-outbox/core"
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { SendResult } from "@effect-outbox/core/Sender"
 import { describe, expect, it } from "@effect/vitest"
@@ -343,7 +344,7 @@ const batch = (...ids: ReadonlyArray<string>) => ids.map(message)
  */
 const publisher = (
   confirm: (id: string, generation: number) => "confirm" | "hold" | "nack" | "reject" | "never"
-): Reconnect.Publish<FakeSession> =>
+): ConfirmedSend.Publish<FakeSession> =>
 (session, { id }) =>
   Effect.sync(() => {
     session.published.push(id)
@@ -351,24 +352,30 @@ const publisher = (
       case "confirm":
         return Effect.void
       case "nack":
-        return Effect.fail(Reconnect.PublishFailure.Failed({ reason: "nacked" }))
+        return Effect.fail(ConfirmedSend.PublishFailure.Failed({ reason: "nacked" }))
       case "reject":
-        return Effect.fail(Reconnect.PublishFailure.Rejected({ reason: "unroutable" }))
+        return Effect.fail(ConfirmedSend.PublishFailure.Rejected({ reason: "unroutable" }))
       case "never":
         return Effect.never
       case "hold":
         return Effect.flatMap(Deferred.await(session.end), () =>
-          Effect.fail(Reconnect.PublishFailure.SessionLost({ reason: "connection closed" })))
+          Effect.fail(ConfirmedSend.PublishFailure.SessionLost({ reason: "connection closed" })))
     }
   })
 
-describe("Reconnect.sendConfirmed", () => {
+describe("ConfirmedSend.sendConfirmed", () => {
+  it("is still reachable under its old names in Reconnect, so existing imports keep compiling", () => {
+    expect(Reconnect.sendConfirmed).toBe(ConfirmedSend.sendConfirmed)
+    expect(Reconnect.PublishFailure).toBe(ConfirmedSend.PublishFailure)
+    expect(Reconnect.republishing).toBe(ConfirmedSend.republishing)
+  })
+
   it.scoped("a defect while encoding one message (a broker sender's throw) fails that message only; its batch mates are confirmed", () =>
     Effect.gen(function*() {
       const broker = makeBroker()
       const s = yield* supervisor(broker)
       const confirming = publisher(() => "confirm")
-      const send = Reconnect.sendConfirmed(
+      const send = ConfirmedSend.sendConfirmed(
         s,
         (session, message) =>
           message.id === "2"
@@ -387,7 +394,7 @@ describe("Reconnect.sendConfirmed", () => {
     Effect.gen(function*() {
       const broker = makeBroker()
       const s = yield* supervisor(broker)
-      const send = Reconnect.sendConfirmed(
+      const send = ConfirmedSend.sendConfirmed(
         s,
         publisher((id, generation) => (generation === 1 && Number(id) >= 3 ? "hold" : "confirm")),
         { timeout: "5 seconds" }
@@ -410,7 +417,7 @@ describe("Reconnect.sendConfirmed", () => {
       const s = yield* supervisor(broker, { budget: 1 })
       // Each batch's second message is held (then lost) the first time it is published.
       const held = new Set<string>()
-      const send = Reconnect.sendConfirmed(
+      const send = ConfirmedSend.sendConfirmed(
         s,
         publisher((id) => (id.endsWith("b") && !held.has(id) ? (held.add(id), "hold") : "confirm")),
         { timeout: "5 seconds" }
@@ -435,7 +442,7 @@ describe("Reconnect.sendConfirmed", () => {
       const broker = makeBroker()
       const s = yield* supervisor(broker)
       const answers = { "1": "confirm", "2": "never", "3": "nack", "4": "reject" } as const
-      const send = Reconnect.sendConfirmed(s, publisher((id) => answers[id as keyof typeof answers]), {
+      const send = ConfirmedSend.sendConfirmed(s, publisher((id) => answers[id as keyof typeof answers]), {
         timeout: "5 seconds"
       })
       const sending = yield* Effect.fork(send(batch("1", "2", "3", "4")))
@@ -452,7 +459,7 @@ describe("Reconnect.sendConfirmed", () => {
     Effect.gen(function*() {
       const broker = makeBroker(["Auth"])
       const s = yield* supervisor(broker)
-      const send = Reconnect.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
+      const send = ConfirmedSend.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
       const error = yield* Effect.flip(send(batch("1", "2")))
       expect(error.reason).toBe(
         "test broker at 127.0.0.1:1 refused the credentials or permissions (not retried): scripted Auth failure #1"
@@ -464,7 +471,7 @@ describe("Reconnect.sendConfirmed", () => {
     Effect.gen(function*() {
       const broker = makeBroker(["Transient", "Transient", "Transient"])
       const s = yield* supervisor(broker, { schedule: Schedule.spaced("10 seconds"), maxBackoff: "10 seconds" })
-      const send = Reconnect.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
+      const send = ConfirmedSend.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
       const sending = yield* Effect.fork(send(batch("1")))
       yield* TestClock.adjust(Duration.seconds(5))
       const error = yield* Effect.flip(Fiber.join(sending))

@@ -24,6 +24,7 @@
  *
  * @since 0.1.0
  */
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { Sender } from "@effect-outbox/core/Sender"
 import * as Data from "effect/Data"
@@ -121,7 +122,7 @@ export const make = Effect.fn("NatsSender.make")(function*(
   })
   yield* supervisor.withSession(() => Effect.void)
   return Sender.of({
-    send: Reconnect.sendConfirmed(supervisor, Session.publish(subjectFor, options.msgIdPrefix ?? "", timeout), { timeout })
+    send: ConfirmedSend.sendConfirmed(supervisor, Session.publish(subjectFor, options.msgIdPrefix ?? "", timeout), { timeout })
   })
 })
 
