@@ -113,20 +113,38 @@ export class ReconnectError extends Data.TaggedError("ReconnectError")<{
   }
 }
 
-/** How a supervisor connects and backs off. */
-export interface Options<S, R = never> {
-  /** The broker, as people know it, for logs and errors. Never include credentials. */
-  readonly broker: string
-  /** Opens a session; its finalizers (in the given scope) close it. */
-  readonly connect: Effect.Effect<S, ConnectError, Scope.Scope | R>
-  /** Completes when the session ends, saying why. Interrupted when the supervisor closes the session itself. */
-  readonly closed: (session: S) => Effect.Effect<CloseReason>
+/**
+ * How a supervisor backs off and when it gives up: the `reconnect` option
+ * every broker sender (NATS, AMQP, Redis) takes. Unset fields use `defaults`.
+ */
+export interface Tuning {
   /** The first wait after a failure, and the wait after a drain. Default 100 ms. */
   readonly initialBackoff?: Duration.DurationInput | undefined
   /** No wait is longer; a session up longer than this is healthy. Default 5 s. */
   readonly maxBackoff?: Duration.DurationInput | undefined
   /** Failed attempts and drops allowed in a row (until a session proves healthy). Default 10. */
   readonly budget?: number | undefined
+}
+
+/** The `Tuning` a supervisor uses for every field left unset. */
+export const defaults: {
+  readonly initialBackoff: Duration.Duration
+  readonly maxBackoff: Duration.Duration
+  readonly budget: number
+} = {
+  initialBackoff: Duration.millis(100),
+  maxBackoff: Duration.seconds(5),
+  budget: 10
+}
+
+/** How a supervisor connects and backs off. */
+export interface Options<S, R = never> extends Tuning {
+  /** The broker, as people know it, for logs and errors. Never include credentials. */
+  readonly broker: string
+  /** Opens a session; its finalizers (in the given scope) close it. */
+  readonly connect: Effect.Effect<S, ConnectError, Scope.Scope | R>
+  /** Completes when the session ends, saying why. Interrupted when the supervisor closes the session itself. */
+  readonly closed: (session: S) => Effect.Effect<CloseReason>
   /** The waits between attempts. Default: exponential from `initialBackoff`, doubling, jittered ×0.8–1.2. */
   readonly schedule?: Schedule.Schedule<unknown, unknown> | undefined
 }
@@ -172,9 +190,9 @@ export const exponentialBackoff = (initial: Duration.DurationInput): Schedule.Sc
 export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Supervisor<S>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const { broker } = options
-    const initialBackoff = Duration.decode(options.initialBackoff ?? Duration.millis(100))
-    const maxBackoff = Duration.decode(options.maxBackoff ?? Duration.seconds(5))
-    const budget = Math.max(0, options.budget ?? 10)
+    const initialBackoff = Duration.decode(options.initialBackoff ?? defaults.initialBackoff)
+    const maxBackoff = Duration.decode(options.maxBackoff ?? defaults.maxBackoff)
+    const budget = Math.max(0, options.budget ?? defaults.budget)
     const waits = (options.schedule ?? exponentialBackoff(initialBackoff)).pipe(
       Schedule.modifyDelay((_, delay) => Duration.min(delay, maxBackoff)),
       Schedule.intersect(Schedule.recurs(budget))

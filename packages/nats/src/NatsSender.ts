@@ -72,12 +72,8 @@ export interface Options {
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** The connection name the server shows. Default "effect-outbox". */
   readonly name?: string | undefined
-  /** Backoff and drop budget of the supervisor (see `Reconnect`). */
-  readonly reconnect?: {
-    readonly initialBackoff?: Duration.DurationInput | undefined
-    readonly maxBackoff?: Duration.DurationInput | undefined
-    readonly budget?: number | undefined
-  } | undefined
+  /** Backoff and drop budget of the connection's supervisor; unset fields use `Reconnect.defaults`. */
+  readonly reconnect?: Reconnect.Tuning | undefined
 }
 
 const defaultTimeout = Duration.seconds(5)
