@@ -5,6 +5,7 @@
  */
 import type { OutboxMessage } from "@effect-outbox/core/Message"
 import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
+import * as MessageHeaders from "@effect-outbox/core/MessageHeaders"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { type ChannelModel, type ConfirmChannel, connect } from "amqplib"
 import * as Deferred from "effect/Deferred"
@@ -160,11 +161,6 @@ export const closed = (session: Session): Effect.Effect<Reconnect.CloseReason> =
     )
   )
 
-/** Headers that travel with every message, besides the app's own (`message_id` carries the id). */
-export const topicHeader = "outbox-topic"
-export const attemptHeader = "outbox-attempt"
-export const keyHeader = "outbox-key"
-
 /** Publishes one message on the confirm channel; the inner effect awaits the broker's confirm. */
 export const publish = (exchange: string, routingKeyFor: (topic: string) => string): ConfirmedSend.Publish<Session> =>
 (session, message: OutboxMessage) =>
@@ -188,9 +184,10 @@ export const publish = (exchange: string, routingKeyFor: (topic: string) => stri
           timestamp: Math.floor(message.createdAt.getTime() / 1000),
           headers: {
             ...message.headers,
-            [topicHeader]: message.topic,
-            [attemptHeader]: message.attempts,
-            ...(message.key === null ? {} : { [keyHeader]: message.key })
+            // With every message, besides the app's own headers (`message_id` carries the id).
+            [MessageHeaders.outbox.topic]: message.topic,
+            [MessageHeaders.outbox.attempt]: message.attempts,
+            ...(message.key === null ? {} : { [MessageHeaders.outbox.key]: message.key })
           }
         },
         (error: unknown) => {

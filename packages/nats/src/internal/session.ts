@@ -5,6 +5,7 @@
  */
 import type { OutboxMessage } from "@effect-outbox/core/Message"
 import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
+import * as MessageHeaders from "@effect-outbox/core/MessageHeaders"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import {
   type JetStreamClient,
@@ -173,11 +174,6 @@ export const closed = (session: Session): Effect.Effect<Reconnect.CloseReason> =
     })
   })
 
-/** Headers that travel with every message, besides the app's own and `Nats-Msg-Id`. */
-export const topicHeader = "Outbox-Topic"
-export const attemptHeader = "Outbox-Attempt"
-export const keyHeader = "Outbox-Key"
-
 const encoder = new TextEncoder()
 
 /**
@@ -216,9 +212,10 @@ export const publish = (
     if (Either.isLeft(copied)) {
       return Effect.fail(ConfirmedSend.PublishFailure.Rejected({ reason: `header: ${errorText(copied.left)}` }))
     }
-    carried.set(topicHeader, message.topic)
-    carried.set(attemptHeader, String(message.attempts))
-    if (message.key !== null) carried.set(keyHeader, message.key)
+    // With every message, besides the app's own headers and `Nats-Msg-Id`.
+    carried.set(MessageHeaders.outboxNats.topic, message.topic)
+    carried.set(MessageHeaders.outboxNats.attempt, String(message.attempts))
+    if (message.key !== null) carried.set(MessageHeaders.outboxNats.key, message.key)
     carried.set("Content-Type", "application/json")
     const payload = encoder.encode(JSON.stringify(message.payload) ?? "null")
     const acked = session.jetstream.publish(subject, payload, {
