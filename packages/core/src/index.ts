@@ -5,6 +5,7 @@
  */
 export * as ConfirmedSend from "./ConfirmedSend.js"
 export * as DeadLetter from "./DeadLetter.js"
+export * as DurationText from "./DurationText.js"
 export * as HandlerSender from "./HandlerSender.js"
 export * as Leadership from "./Leadership.js"
 export * as MemoryStore from "./MemoryStore.js"

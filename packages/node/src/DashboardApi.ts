@@ -24,7 +24,7 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { DeadLetter, OutboxStore } from "@effect-outbox/core"
+import { DeadLetter, DurationText, OutboxStore } from "@effect-outbox/core"
 import { OutboxInsight, RelayRegistry } from "@effect-outbox/sql"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -70,8 +70,8 @@ const id = (params: Params, name: string): Parsed<string | undefined> =>
 const duration = (params: Params, name: string) =>
   Either.flatMap(text(params, name), (value) => {
     if (value === undefined) return Either.right(undefined)
-    return Option.match(DeadLetterQuery.parseDuration(value), {
-      onNone: () => invalid(name, "expected a duration like 90 (seconds), 15m, 2h or 7d"),
+    return Option.match(DurationText.parse(value), {
+      onNone: () => invalid(name, `expected a duration like ${DurationText.examples}`),
       onSome: (parsed) => Either.right(parsed)
     })
   })

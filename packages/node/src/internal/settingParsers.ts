@@ -1,19 +1,9 @@
-import { RetryPolicy } from "@effect-outbox/core"
+import { DurationText, RetryPolicy } from "@effect-outbox/core"
 import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
 
-const units: Record<string, number> = {
-  ms: 1, millis: 1, millisecond: 1, milliseconds: 1,
-  s: 1_000, sec: 1_000, second: 1_000, seconds: 1_000,
-  m: 60_000, min: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hour: 3_600_000, hours: 3_600_000
-}
-
-/** Parses `500ms`, `1s`, `2 minutes`, `1.5h`; `undefined` when it is not a duration. */
-export const parseDuration = (text: string): Duration.Duration | undefined => {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text.trim().toLowerCase())
-  const factor = match?.[2] === undefined ? undefined : units[match[2]]
-  return match?.[1] === undefined || factor === undefined ? undefined : Duration.millis(Number(match[1]) * factor)
-}
+/** Parses a duration in core's `DurationText` grammar (`90` = seconds, `500ms`, `2 minutes`, `7d`); `undefined` when it is not one. */
+export const parseDuration = (text: string): Duration.Duration | undefined => Option.getOrUndefined(DurationText.parse(text))
 
 /** A retry policy, or why the text is not one (the problem, as shown after the setting's name). */
 export type RetryParse = { readonly policy: RetryPolicy.RetryPolicy } | { readonly problem: string }
