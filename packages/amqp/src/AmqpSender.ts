@@ -28,11 +28,13 @@
  */
 import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
+import * as Redact from "@effect-outbox/core/Redact"
 import { Sender } from "@effect-outbox/core/Sender"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Session from "./internal/session.js"
@@ -69,12 +71,11 @@ export interface Options {
 const defaultTimeout = Duration.seconds(5)
 
 /** The broker as people know it, for logs and errors: no user, password or query. */
-export const describeBroker = (url: Redacted.Redacted<string>): string => {
-  const text = Redacted.value(url)
-  if (!URL.canParse(text)) return "RabbitMQ"
-  const parsed = new URL(text)
-  return `RabbitMQ at ${parsed.host}${parsed.pathname === "" ? "/" : parsed.pathname}`
-}
+export const describeBroker = (url: Redacted.Redacted<string>): string =>
+  Option.match(Redact.location(url), {
+    onNone: () => "RabbitMQ",
+    onSome: ({ host, path }) => `RabbitMQ at ${host}${path === "" ? "/" : path}`
+  })
 
 /**
  * Makes the sender in the current scope. It waits for the first connection,

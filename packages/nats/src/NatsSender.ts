@@ -26,11 +26,13 @@
  */
 import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
+import * as Redact from "@effect-outbox/core/Redact"
 import { Sender } from "@effect-outbox/core/Sender"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Session from "./internal/session.js"
@@ -84,10 +86,12 @@ const serverList = (servers: Options["servers"]): ReadonlyArray<string> =>
 // Server addresses as people know them, for logs and errors: no credentials even if a URL carried some.
 const describeServers = (servers: ReadonlyArray<string>): string =>
   `NATS at ${
-    servers.map((server) => {
-      const url = URL.canParse(server) ? new URL(server) : URL.canParse(`nats://${server}`) ? new URL(`nats://${server}`) : undefined
-      return url === undefined ? "an unparsable address" : url.host
-    }).join(", ")
+    servers.map((server) =>
+      Redact.location(server).pipe(
+        Option.orElse(() => Redact.location(`nats://${server}`)),
+        Option.match({ onNone: () => "an unparsable address", onSome: ({ host }) => host })
+      )
+    ).join(", ")
   }`
 
 /**

@@ -56,7 +56,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { STATUS_CODES } from "node:http"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
-import { displayUrl, scrubber } from "./internal/redact.js"
+import * as Redact from "@effect-outbox/core/Redact"
 import { decodeSecret, signatureHeader } from "./internal/standardWebhooks.js"
 
 /** How to reach the webhook. Only `url` is required. */
@@ -184,7 +184,7 @@ const resolveTarget = (options: Options): Either.Either<Target, WebhookConfigErr
     const bare = new URL(url.href)
     bare.username = ""
     bare.password = ""
-    return { url: bare, display: displayUrl(url), headers, redactedNames, key, scrub: scrubber(secrets) }
+    return { url: bare, display: Redact.displayUrl(url), headers, redactedNames, key, scrub: Redact.scrubber(secrets) }
   })
 
 /**
