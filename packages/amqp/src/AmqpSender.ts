@@ -113,7 +113,7 @@ export const layer = (options: Options): Layer.Layer<Sender, Reconnect.Reconnect
   Layer.scoped(Sender, make(options))
 
 /** An `amqp://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly problem: string }> {
+export class InvalidUrl extends Data.TaggedError("AmqpInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid AMQP sender URL: ${this.problem}. Expected amqp[s]://user:password@host[:port][/vhost][?exchange=NAME&declareExchange=topic]`
   }

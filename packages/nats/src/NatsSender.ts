@@ -131,7 +131,7 @@ export const layer = (options: Options): Layer.Layer<Sender, Reconnect.Reconnect
   Layer.scoped(Sender, make(options))
 
 /** A `nats://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly problem: string }> {
+export class InvalidUrl extends Data.TaggedError("NatsInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid NATS sender URL: ${this.problem}. Expected nats://[user:password@|token@]host[:port][?stream=NAME&createStream=true&subjectPrefix=PREFIX]`
   }

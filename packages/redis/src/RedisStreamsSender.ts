@@ -157,7 +157,7 @@ export const layer = (options: Options): Layer.Layer<Sender, Reconnect.Reconnect
   Layer.scoped(Sender, make(options))
 
 /** A `redis://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly problem: string }> {
+export class InvalidUrl extends Data.TaggedError("RedisInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid Redis sender URL: ${this.problem}. Expected redis[s]://[[user]:password@]host[:port][/db][?streamPrefix=PREFIX|stream=NAME&dedupePrefix=PREFIX&dedupeWindow=24h&maxLength=N|maxAge=7d]`
   }
