@@ -127,15 +127,7 @@ export interface Tuning {
 }
 
 /** The `Tuning` a supervisor uses for every field left unset. */
-export const defaults: {
-  readonly initialBackoff: Duration.Duration
-  readonly maxBackoff: Duration.Duration
-  readonly budget: number
-} = {
-  initialBackoff: Duration.millis(100),
-  maxBackoff: Duration.seconds(5),
-  budget: 10
-}
+export const defaults = { initialBackoff: Duration.millis(100), maxBackoff: Duration.seconds(5), budget: 10 } as const
 
 /** How a supervisor connects and backs off. */
 export interface Options<S, R = never> extends Tuning {

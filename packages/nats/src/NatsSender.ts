@@ -24,12 +24,11 @@
  *
  * @since 0.1.0
  */
-import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
-import * as Reconnect from "@effect-outbox/core/Reconnect"
+import type * as Reconnect from "@effect-outbox/core/Reconnect"
 import * as Redact from "@effect-outbox/core/Redact"
 import { Sender } from "@effect-outbox/core/Sender"
+import * as SupervisedSender from "@effect-outbox/core/SupervisedSender"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -44,7 +43,7 @@ export type Credentials = Session.Credentials
 export type StreamOptions = Session.StreamOptions
 
 /** How the sender connects and publishes. */
-export interface Options {
+export interface Options extends SupervisedSender.Options {
   /** One server or several (`host:port` or `nats://host:port`), without credentials. */
   readonly servers: string | ReadonlyArray<string>
   /** Prepended to the topic to make the subject (when `subject` is not given). Default none. */
@@ -65,20 +64,9 @@ export interface Options {
    */
   readonly msgIdPrefix?: string | undefined
   readonly credentials?: Credentials | undefined
-  /**
-   * Bounds one `send`: waiting for a connection, publishing, the PubAcks and
-   * any re-publish after a drop. Keep it below the relay's `sendTimeout`. Default 5 s.
-   */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Bounds opening a connection. Default 5 s. */
-  readonly connectTimeout?: Duration.DurationInput | undefined
   /** The connection name the server shows. Default "effect-outbox". */
   readonly name?: string | undefined
-  /** Backoff and drop budget of the connection's supervisor; unset fields use `Reconnect.defaults`. */
-  readonly reconnect?: Reconnect.Tuning | undefined
 }
-
-const defaultTimeout = Duration.seconds(5)
 
 const serverList = (servers: Options["servers"]): ReadonlyArray<string> =>
   typeof servers === "string" ? [servers] : servers
@@ -105,25 +93,21 @@ export const make = Effect.fn("NatsSender.make")(function*(
   const servers = serverList(options.servers)
   const subjectPrefix = options.subjectPrefix ?? ""
   const subjectFor = options.subject ?? ((topic: string) => `${subjectPrefix}${topic}`)
-  const timeout = Duration.decode(options.timeout ?? defaultTimeout)
-  const supervisor = yield* Reconnect.make<Session.Session>({
+  return yield* SupervisedSender.make({
     broker: describeServers(servers),
-    connect: Session.open({
-      servers,
-      credentials: options.credentials,
-      stream: options.stream,
-      subjectPrefix,
-      connectTimeout: Duration.decode(options.connectTimeout ?? defaultTimeout),
-      timeout,
-      name: options.name ?? "effect-outbox"
-    }),
+    connect: ({ connectTimeout, timeout }) =>
+      Session.open({
+        servers,
+        credentials: options.credentials,
+        stream: options.stream,
+        subjectPrefix,
+        connectTimeout,
+        timeout,
+        name: options.name ?? "effect-outbox"
+      }),
     closed: Session.closed,
-    ...options.reconnect
-  })
-  yield* supervisor.withSession(() => Effect.void)
-  return Sender.of({
-    send: ConfirmedSend.sendConfirmed(supervisor, Session.publish(subjectFor, options.msgIdPrefix ?? "", timeout), { timeout })
-  })
+    publish: ({ timeout }) => Session.publish(subjectFor, options.msgIdPrefix ?? "", timeout)
+  }, options)
 })
 
 /** The sender as a layer: connected while the layer's scope is open. */

@@ -38,7 +38,8 @@ const flag = (params: Params, name: string): Either.Either<boolean, InvalidQuery
     return Either.left(new InvalidQuery({ parameter: name, detail: "expected true or false" }))
   })
 
-const refuseUnknown = (params: Params, allowed: ReadonlyArray<string>): Either.Either<void, InvalidQuery> => {
+/** Refuses a parameter not in `allowed`: a misspelt filter must not widen what a request selects. */
+export const refuseUnknown = (params: Params, allowed: ReadonlyArray<string>): Either.Either<void, InvalidQuery> => {
   const unknown = Object.keys(params).find((name) => !allowed.includes(name))
   return unknown === undefined
     ? Either.void
