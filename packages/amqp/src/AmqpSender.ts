@@ -26,12 +26,14 @@
  *
  * @since 0.1.0
  */
-import * as Reconnect from "@effect-outbox/core/Reconnect"
+import type * as Reconnect from "@effect-outbox/core/Reconnect"
+import * as Redact from "@effect-outbox/core/Redact"
 import { Sender } from "@effect-outbox/core/Sender"
+import * as SupervisedSender from "@effect-outbox/core/SupervisedSender"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Session from "./internal/session.js"
@@ -40,7 +42,7 @@ import * as Session from "./internal/session.js"
 export type ExchangeType = Session.ExchangeType
 
 /** How the sender connects and publishes. */
-export interface Options {
+export interface Options extends SupervisedSender.Options {
   /** `amqp://user:password@host:port/vhost` (or `amqps://`), kept `Redacted`: it holds the password. */
   readonly url: Redacted.Redacted<string>
   /** The exchange to publish to; "" is the default exchange (routing key = queue name). */
@@ -52,32 +54,16 @@ export interface Options {
    * it the exchange must exist: a missing one is one clear error, not a failure per message.
    */
   readonly declareExchange?: ExchangeType | undefined
-  /**
-   * Bounds one `send`: waiting for a connection, publishing, the confirms and
-   * any re-publish after a drop. Keep it below the relay's `sendTimeout`. Default 5 s.
-   */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Bounds opening a connection. Default 5 s. */
-  readonly connectTimeout?: Duration.DurationInput | undefined
   /** The connection name the broker shows. Default "effect-outbox". */
   readonly connectionName?: string | undefined
-  /** Backoff and drop budget of the supervisor (see `Reconnect`). */
-  readonly reconnect?: {
-    readonly initialBackoff?: Duration.DurationInput | undefined
-    readonly maxBackoff?: Duration.DurationInput | undefined
-    readonly budget?: number | undefined
-  } | undefined
 }
-
-const defaultTimeout = Duration.seconds(5)
 
 /** The broker as people know it, for logs and errors: no user, password or query. */
-export const describeBroker = (url: Redacted.Redacted<string>): string => {
-  const text = Redacted.value(url)
-  if (!URL.canParse(text)) return "RabbitMQ"
-  const parsed = new URL(text)
-  return `RabbitMQ at ${parsed.host}${parsed.pathname === "" ? "/" : parsed.pathname}`
-}
+export const describeBroker = (url: Redacted.Redacted<string>): string =>
+  Option.match(Redact.location(url), {
+    onNone: () => "RabbitMQ",
+    onSome: ({ host, path }) => `RabbitMQ at ${host}${path === "" ? "/" : path}`
+  })
 
 /**
  * Makes the sender in the current scope. It waits for the first connection,
@@ -87,27 +73,19 @@ export const describeBroker = (url: Redacted.Redacted<string>): string => {
 export const make = Effect.fn("AmqpSender.make")(function*(
   options: Options
 ): Effect.fn.Return<Sender["Type"], Reconnect.ReconnectError, Scope.Scope> {
-  const timeout = Duration.decode(options.timeout ?? defaultTimeout)
-  const supervisor = yield* Reconnect.make<Session.Session>({
+  return yield* SupervisedSender.make({
     broker: describeBroker(options.url),
-    connect: Session.open({
-      url: options.url,
-      exchange: options.exchange,
-      declareExchange: options.declareExchange,
-      connectTimeout: Duration.decode(options.connectTimeout ?? defaultTimeout),
-      connectionName: options.connectionName ?? "effect-outbox"
-    }),
+    connect: ({ connectTimeout }) =>
+      Session.open({
+        url: options.url,
+        exchange: options.exchange,
+        declareExchange: options.declareExchange,
+        connectTimeout,
+        connectionName: options.connectionName ?? "effect-outbox"
+      }),
     closed: Session.closed,
-    ...options.reconnect
-  })
-  yield* supervisor.withSession(() => Effect.void)
-  return Sender.of({
-    send: Reconnect.sendConfirmed(
-      supervisor,
-      Session.publish(options.exchange, options.routingKey ?? ((topic) => topic)),
-      { timeout }
-    )
-  })
+    publish: () => Session.publish(options.exchange, options.routingKey ?? ((topic) => topic))
+  }, options)
 })
 
 /** The sender as a layer: connected while the layer's scope is open. */
@@ -115,7 +93,7 @@ export const layer = (options: Options): Layer.Layer<Sender, Reconnect.Reconnect
   Layer.scoped(Sender, make(options))
 
 /** An `amqp://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly problem: string }> {
+export class InvalidUrl extends Data.TaggedError("AmqpInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid AMQP sender URL: ${this.problem}. Expected amqp[s]://user:password@host[:port][/vhost][?exchange=NAME&declareExchange=topic]`
   }

@@ -182,6 +182,8 @@ describe("AmqpSender.optionsFromUrl", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(AmqpSender.optionsFromUrl(Redacted.make("nats://user:s3cret@host")))
       expect(error.message).toContain("the scheme must be amqp: or amqps:, not nats:")
+      // Its own tag, so `catchTag` tells it apart from the other senders' URL errors.
+      expect(error._tag).toBe("AmqpInvalidUrl")
       expect(error.message).not.toContain("s3cret")
     }))
 })

@@ -11,7 +11,7 @@
  * Every key is written under a prefix of this run and deleted afterwards; the
  * shared server is never flushed.
  */
-import type { Message } from "@effect-outbox/core"
+import type { Message, MessageRow } from "@effect-outbox/core"
 import { Sender } from "@effect-outbox/core"
 import { RedisStreamsSender } from "@effect-outbox/redis"
 import { Context, Effect, Layer } from "effect"
@@ -28,15 +28,8 @@ const address = (() => {
 
 const batchSize = 100
 
-interface Row {
-  readonly id: string
-  readonly topic: string
-  readonly key: string | null
-  readonly payload: unknown
-  readonly headers: Record<string, string>
-  readonly attempts: number
-  readonly created_at: Date
-}
+/** A claimed row: core's stored row (the columns the sender writes), with the id as node-pg returns a bigint. */
+type Row = Pick<MessageRow.Row, "topic" | "key" | "payload" | "headers" | "attempts" | "created_at"> & { readonly id: string }
 
 /** The same fields the sender writes, appended with plain XADD (no dedupe). */
 const xadd = (pipeline: ReturnType<Redis["pipeline"]>, stream: string, row: Row) =>

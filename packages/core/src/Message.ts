@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
+import * as MessageHeaders from "./MessageHeaders.js"
 
 /**
  * The id of a stored message. It is the idempotency key consumers dedupe on:
@@ -51,5 +52,5 @@ export interface NewMessage {
   readonly delay?: Duration.Duration | undefined
 }
 
-/** The W3C trace context header captured at publish, so the send span can link to it. */
-export const traceparentHeader = "traceparent"
+/** The W3C trace context header captured at publish, so the send span can link to it (see `MessageHeaders`). */
+export const traceparentHeader = MessageHeaders.traceparent

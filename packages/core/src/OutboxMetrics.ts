@@ -5,8 +5,10 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import type { Stats } from "./OutboxStore.js"
 
 /** Messages appended by `Outbox.publish`/`publishAll`. */
 export const published = Metric.counter("outbox_published", {
@@ -58,6 +60,32 @@ export const lag = Metric.histogram(
 
 /** Messages pending in the store, as last observed. */
 export const pending = Metric.gauge("outbox_pending", { description: "Messages pending in the outbox" })
+
+/** Messages under an unexpired lease, as last observed. */
+export const inFlight = Metric.gauge("outbox_in_flight", { description: "Messages being delivered (leased)" })
+
+/** Dead letters kept in the store, as last observed. */
+export const deadLetters = Metric.gauge("outbox_dead_letters", { description: "Dead letters kept in the store" })
+
+/** Keys that ordered delivery holds back behind a dead letter, as last observed: alert when above 0. */
+export const parkedKeys = Metric.gauge("outbox_parked_keys", {
+  description: "Keys held back in ordered delivery behind a dead letter (replay or purge it to resume the key)"
+})
+
+/** Seconds the oldest pending message has waited (0 when none), as last observed: the backlog alert. */
+export const oldestPendingAge = Metric.gauge("outbox_oldest_pending_age_seconds", {
+  description: "Seconds the oldest pending message has waited"
+})
+
+/** Sets the five store gauges above from the store's `stats`. */
+export const observeStats = (stats: Stats): Effect.Effect<void> =>
+  Effect.all([
+    Metric.set(pending, stats.pending),
+    Metric.set(inFlight, stats.inFlight),
+    Metric.set(deadLetters, stats.dead),
+    Metric.set(parkedKeys, stats.parkedKeys),
+    Metric.set(oldestPendingAge, (stats.oldestPendingAgeMillis ?? 0) / 1000)
+  ], { discard: true })
 
 // Tagging builds a new metric key each time: keep one per metric and topic (topics are few).
 const tagged = new WeakMap<object, Map<string, unknown>>()

@@ -22,16 +22,17 @@
  *   naming the broker and the last cause; every later send fails with it.
  *
  * Publishes the broker has not confirmed when a session drops are published
- * again on the next session by `sendConfirmed`, within the same send call (see there).
+ * again on the next session by `ConfirmedSend.sendConfirmed`, within the same
+ * send call (see there).
  *
  * @example
  * import { Effect, type Scope } from "effect"
- * import { Reconnect } from "@effect-outbox/core"
+ * import { ConfirmedSend, Reconnect } from "@effect-outbox/core"
  *
  * interface Session { readonly publish: (subject: string, data: Uint8Array) => Promise<void> }
  * declare const openSession: Effect.Effect<Session, Reconnect.ConnectError, Scope.Scope>
  * declare const endOf: (session: Session) => Effect.Effect<Reconnect.CloseReason>
- * declare const publishOne: Reconnect.Publish<Session>
+ * declare const publishOne: ConfirmedSend.Publish<Session>
  *
  * const program = Effect.gen(function*() {
  *   const supervisor = yield* Reconnect.make({
@@ -39,12 +40,11 @@
  *     connect: openSession,          // Effect<Session, ConnectError, Scope>
  *     closed: (session) => endOf(session) // Effect<CloseReason>
  *   })
- *   const send = Reconnect.sendConfirmed(supervisor, publishOne, { timeout: "5 seconds" })
+ *   const send = ConfirmedSend.sendConfirmed(supervisor, publishOne, { timeout: "5 seconds" })
  * })
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -52,11 +52,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import type { MessageId, OutboxMessage } from "./Message.js"
-import { SendError, SendResult } from "./Sender.js"
 
 /**
  * Opening a session failed. `Auth` (credentials or permissions refused) and
@@ -116,20 +113,30 @@ export class ReconnectError extends Data.TaggedError("ReconnectError")<{
   }
 }
 
-/** How a supervisor connects and backs off. */
-export interface Options<S, R = never> {
-  /** The broker, as people know it, for logs and errors. Never include credentials. */
-  readonly broker: string
-  /** Opens a session; its finalizers (in the given scope) close it. */
-  readonly connect: Effect.Effect<S, ConnectError, Scope.Scope | R>
-  /** Completes when the session ends, saying why. Interrupted when the supervisor closes the session itself. */
-  readonly closed: (session: S) => Effect.Effect<CloseReason>
+/**
+ * How a supervisor backs off and when it gives up: the `reconnect` option
+ * every broker sender (NATS, AMQP, Redis) takes. Unset fields use `defaults`.
+ */
+export interface Tuning {
   /** The first wait after a failure, and the wait after a drain. Default 100 ms. */
   readonly initialBackoff?: Duration.DurationInput | undefined
   /** No wait is longer; a session up longer than this is healthy. Default 5 s. */
   readonly maxBackoff?: Duration.DurationInput | undefined
   /** Failed attempts and drops allowed in a row (until a session proves healthy). Default 10. */
   readonly budget?: number | undefined
+}
+
+/** The `Tuning` a supervisor uses for every field left unset. */
+export const defaults = { initialBackoff: Duration.millis(100), maxBackoff: Duration.seconds(5), budget: 10 } as const
+
+/** How a supervisor connects and backs off. */
+export interface Options<S, R = never> extends Tuning {
+  /** The broker, as people know it, for logs and errors. Never include credentials. */
+  readonly broker: string
+  /** Opens a session; its finalizers (in the given scope) close it. */
+  readonly connect: Effect.Effect<S, ConnectError, Scope.Scope | R>
+  /** Completes when the session ends, saying why. Interrupted when the supervisor closes the session itself. */
+  readonly closed: (session: S) => Effect.Effect<CloseReason>
   /** The waits between attempts. Default: exponential from `initialBackoff`, doubling, jittered ×0.8–1.2. */
   readonly schedule?: Schedule.Schedule<unknown, unknown> | undefined
 }
@@ -175,9 +182,9 @@ export const exponentialBackoff = (initial: Duration.DurationInput): Schedule.Sc
 export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Supervisor<S>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const { broker } = options
-    const initialBackoff = Duration.decode(options.initialBackoff ?? Duration.millis(100))
-    const maxBackoff = Duration.decode(options.maxBackoff ?? Duration.seconds(5))
-    const budget = Math.max(0, options.budget ?? 10)
+    const initialBackoff = Duration.decode(options.initialBackoff ?? defaults.initialBackoff)
+    const maxBackoff = Duration.decode(options.maxBackoff ?? defaults.maxBackoff)
+    const budget = Math.max(0, options.budget ?? defaults.budget)
     const waits = (options.schedule ?? exponentialBackoff(initialBackoff)).pipe(
       Schedule.modifyDelay((_, delay) => Duration.min(delay, maxBackoff)),
       Schedule.intersect(Schedule.recurs(budget))
@@ -352,139 +359,14 @@ export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Superv
     }
   })
 
-/** How a publish that the broker did not confirm ended. */
-export type PublishFailure = Data.TaggedEnum<{
-  /** The session ended before the broker confirmed: publish it again on the next session. */
-  SessionLost: { readonly reason: string }
-  /** The broker refused it for now (a nack, no confirmation in time): the relay retries it later. */
-  Failed: { readonly reason: string }
-  /** The broker can never take it (unroutable, an invalid subject): dead-letter it. */
-  Rejected: { readonly reason: string }
-}>
-
-/** Constructors and matchers for `PublishFailure`. */
-export const PublishFailure = Data.taggedEnum<PublishFailure>()
-
-// A publish's failure, or its defect (a throw while encoding the message) as a `Failed` of that message alone.
-const publishFailureOf = (cause: Cause.Cause<PublishFailure>): PublishFailure =>
-  Option.getOrElse(
-    Cause.failureOption(cause),
-    () => PublishFailure.Failed({ reason: `the sender died on this message: ${Cause.pretty(cause).split("\n")[0] ?? "unknown defect"}` })
-  )
-
-/**
- * Publishes one message on a session: the outer effect hands it to the
- * connection (in batch order), the inner one waits for the broker's confirmation.
- */
-export type Publish<S> = (
-  session: S,
-  message: OutboxMessage
-) => Effect.Effect<Effect.Effect<void, PublishFailure>, PublishFailure>
-
-/** The log message when unconfirmed publishes are published again (annotated with `messages`). */
-export const republishing = "Publishing again on the next session what a lost one left unconfirmed"
-
-/**
- * A `Sender.send` over a supervisor that acks only what the broker confirmed.
- *
- * A batch is published in order, then every confirmation is awaited
- * concurrently. Messages whose session dropped before their confirmation are
- * published again on the next session **within the same call**: a lost
- * connection is not the message's fault, so it should cost no delivery
- * attempt and no retry delay, and the confirmed part of the batch is acked
- * at once. Whatever is still unconfirmed after `timeout` (which also bounds
- * waiting for a session) comes back `Failed`, and the relay retries it.
- * Either way nothing unconfirmed is acked: at-least-once holds, and a
- * re-publish whose first copy did reach the broker is a duplicate the
- * broker's dedupe (or the consumer's inbox) absorbs.
- *
- * Keep `timeout` below the relay's `sendTimeout`: the relay's timeout fails
- * the whole batch, confirmed messages included.
- */
-export const sendConfirmed = <S>(
-  supervisor: Supervisor<S>,
-  publish: Publish<S>,
-  options: { readonly timeout: Duration.DurationInput }
-) => {
-  const timeout = Duration.decode(options.timeout)
-  return (batch: ReadonlyArray<OutboxMessage>): Effect.Effect<ReadonlyArray<SendResult>, SendError> =>
-    Effect.gen(function*() {
-      const results = new Map<MessageId, SendResult>()
-      let pending: ReadonlyArray<OutboxMessage> = batch
-      let lostReason: string | undefined
-
-      const settle = (message: OutboxMessage, failure: PublishFailure): void => {
-        switch (failure._tag) {
-          case "Failed": {
-            results.set(message.id, SendResult.Failed({ id: message.id, error: failure.reason }))
-            break
-          }
-          case "Rejected": {
-            results.set(message.id, SendResult.Rejected({ id: message.id, error: failure.reason }))
-            break
-          }
-          case "SessionLost": {
-            // Left pending: published again on the next session.
-            lostReason = failure.reason
-            break
-          }
-        }
-      }
-
-      const round = (session: S, handle: Handle) =>
-        Effect.gen(function*() {
-          // Hand every message to the connection first, in order, then wait for the confirmations together.
-          const confirmations: Array<Effect.Effect<void, PublishFailure>> = []
-          for (const message of pending) {
-            confirmations.push(
-              yield* Effect.suspend(() => publish(session, message)).pipe(
-                // A defect (a throw while encoding this message) fails this message only.
-                Effect.catchAllCause((cause) =>
-                  Cause.isInterruptedOnly(cause)
-                    ? Effect.interrupt
-                    : Effect.succeed(Effect.fail(publishFailureOf(cause)))
-                )
-              )
-            )
-          }
-          yield* Effect.forEach(pending, (message, index) =>
-            (confirmations[index] ?? Effect.void).pipe(
-              Effect.catchAllDefect((defect) => Effect.fail(publishFailureOf(Cause.die(defect)))),
-              Effect.matchEffect({
-                onFailure: (failure) => Effect.sync(() => settle(message, failure)),
-                // Reported at the first confirmation: a drop later in the batch then spends no budget.
-                onSuccess: () => Effect.zipRight(Effect.sync(() => results.set(message.id, SendResult.Sent({ id: message.id }))), handle.healthy)
-              })
-            ), { concurrency: "unbounded", discard: true })
-          pending = pending.filter((message) => !results.has(message.id))
-          if (pending.length > 0) {
-            yield* handle.lost(lostReason ?? "publishes were lost")
-            yield* Effect.logInfo(republishing).pipe(
-              Effect.annotateLogs({ broker: supervisor.broker, messages: pending.length })
-            )
-          }
-        })
-
-      const rounds = Effect.gen(function*() {
-        while (pending.length > 0) yield* supervisor.withSession(round)
-      })
-
-      const outcome = yield* rounds.pipe(Effect.timeoutOption(timeout), Effect.either)
-      if (batch.every((message) => results.has(message.id))) {
-        return batch.flatMap((message) => Option.toArray(Option.fromNullable(results.get(message.id))))
-      }
-      const why = Either.match(outcome, {
-        onLeft: (error) => error.message,
-        onRight: () =>
-          `${supervisor.broker} did not confirm within ${Duration.format(timeout)}` +
-          (lostReason === undefined ? "" : ` (session lost: ${lostReason})`)
-      })
-      // Nothing settled: one whole-batch error, which the relay logs once.
-      if (results.size === 0) {
-        return yield* new SendError({ reason: why, cause: Either.isLeft(outcome) ? outcome.left : undefined })
-      }
-      return batch.map((message) =>
-        results.get(message.id) ?? SendResult.Failed({ id: message.id, error: why })
-      )
-    })
-}
+// The confirm-and-resend sender lives in its own module; these names stay here for existing imports.
+export {
+  /** @deprecated Use `ConfirmedSend.Publish`. */
+  type Publish,
+  /** @deprecated Use `ConfirmedSend.PublishFailure`. */
+  PublishFailure,
+  /** @deprecated Use `ConfirmedSend.republishing`. */
+  republishing,
+  /** @deprecated Use `ConfirmedSend.sendConfirmed`. */
+  sendConfirmed
+} from "./ConfirmedSend.js"

@@ -1,3 +1,4 @@
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { SendResult } from "@effect-outbox/core/Sender"
 import * as SenderFixtures from "@effect-outbox/test-support/SenderFixtures"
@@ -333,7 +334,7 @@ const batch = (...ids: ReadonlyArray<string>) => ids.map(message)
  */
 const publisher = (
   confirm: (id: string, generation: number) => "confirm" | "hold" | "nack" | "reject" | "never"
-): Reconnect.Publish<FakeSession> =>
+): ConfirmedSend.Publish<FakeSession> =>
 (session, { id }) =>
   Effect.sync(() => {
     session.published.push(id)
@@ -341,24 +342,30 @@ const publisher = (
       case "confirm":
         return Effect.void
       case "nack":
-        return Effect.fail(Reconnect.PublishFailure.Failed({ reason: "nacked" }))
+        return Effect.fail(ConfirmedSend.PublishFailure.Failed({ reason: "nacked" }))
       case "reject":
-        return Effect.fail(Reconnect.PublishFailure.Rejected({ reason: "unroutable" }))
+        return Effect.fail(ConfirmedSend.PublishFailure.Rejected({ reason: "unroutable" }))
       case "never":
         return Effect.never
       case "hold":
         return Effect.flatMap(Deferred.await(session.end), () =>
-          Effect.fail(Reconnect.PublishFailure.SessionLost({ reason: "connection closed" })))
+          Effect.fail(ConfirmedSend.PublishFailure.SessionLost({ reason: "connection closed" })))
     }
   })
 
-describe("Reconnect.sendConfirmed", () => {
+describe("ConfirmedSend.sendConfirmed", () => {
+  it("is still reachable under its old names in Reconnect, so existing imports keep compiling", () => {
+    expect(Reconnect.sendConfirmed).toBe(ConfirmedSend.sendConfirmed)
+    expect(Reconnect.PublishFailure).toBe(ConfirmedSend.PublishFailure)
+    expect(Reconnect.republishing).toBe(ConfirmedSend.republishing)
+  })
+
   it.scoped("a defect while encoding one message (a broker sender's throw) fails that message only; its batch mates are confirmed", () =>
     Effect.gen(function*() {
       const broker = makeBroker()
       const s = yield* supervisor(broker)
       const confirming = publisher(() => "confirm")
-      const send = Reconnect.sendConfirmed(
+      const send = ConfirmedSend.sendConfirmed(
         s,
         (session, message) =>
           message.id === "2"
@@ -377,7 +384,7 @@ describe("Reconnect.sendConfirmed", () => {
     Effect.gen(function*() {
       const broker = makeBroker()
       const s = yield* supervisor(broker)
-      const send = Reconnect.sendConfirmed(
+      const send = ConfirmedSend.sendConfirmed(
         s,
         publisher((id, generation) => (generation === 1 && Number(id) >= 3 ? "hold" : "confirm")),
         { timeout: "5 seconds" }
@@ -400,7 +407,7 @@ describe("Reconnect.sendConfirmed", () => {
       const s = yield* supervisor(broker, { budget: 1 })
       // Each batch's second message is held (then lost) the first time it is published.
       const held = new Set<string>()
-      const send = Reconnect.sendConfirmed(
+      const send = ConfirmedSend.sendConfirmed(
         s,
         publisher((id) => (id.endsWith("b") && !held.has(id) ? (held.add(id), "hold") : "confirm")),
         { timeout: "5 seconds" }
@@ -425,7 +432,7 @@ describe("Reconnect.sendConfirmed", () => {
       const broker = makeBroker()
       const s = yield* supervisor(broker)
       const answers = { "1": "confirm", "2": "never", "3": "nack", "4": "reject" } as const
-      const send = Reconnect.sendConfirmed(s, publisher((id) => answers[id as keyof typeof answers]), {
+      const send = ConfirmedSend.sendConfirmed(s, publisher((id) => answers[id as keyof typeof answers]), {
         timeout: "5 seconds"
       })
       const sending = yield* Effect.fork(send(batch("1", "2", "3", "4")))
@@ -442,7 +449,7 @@ describe("Reconnect.sendConfirmed", () => {
     Effect.gen(function*() {
       const broker = makeBroker(["Auth"])
       const s = yield* supervisor(broker)
-      const send = Reconnect.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
+      const send = ConfirmedSend.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
       const error = yield* Effect.flip(send(batch("1", "2")))
       expect(error.reason).toBe(
         "test broker at 127.0.0.1:1 refused the credentials or permissions (not retried): scripted Auth failure #1"
@@ -454,7 +461,7 @@ describe("Reconnect.sendConfirmed", () => {
     Effect.gen(function*() {
       const broker = makeBroker(["Transient", "Transient", "Transient"])
       const s = yield* supervisor(broker, { schedule: Schedule.spaced("10 seconds"), maxBackoff: "10 seconds" })
-      const send = Reconnect.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
+      const send = ConfirmedSend.sendConfirmed(s, publisher(() => "confirm"), { timeout: "5 seconds" })
       const sending = yield* Effect.fork(send(batch("1")))
       yield* TestClock.adjust(Duration.seconds(5))
       const error = yield* Effect.flip(Fiber.join(sending))

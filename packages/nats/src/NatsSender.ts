@@ -24,12 +24,14 @@
  *
  * @since 0.1.0
  */
-import * as Reconnect from "@effect-outbox/core/Reconnect"
+import type * as Reconnect from "@effect-outbox/core/Reconnect"
+import * as Redact from "@effect-outbox/core/Redact"
 import { Sender } from "@effect-outbox/core/Sender"
+import * as SupervisedSender from "@effect-outbox/core/SupervisedSender"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Session from "./internal/session.js"
@@ -41,7 +43,7 @@ export type Credentials = Session.Credentials
 export type StreamOptions = Session.StreamOptions
 
 /** How the sender connects and publishes. */
-export interface Options {
+export interface Options extends SupervisedSender.Options {
   /** One server or several (`host:port` or `nats://host:port`), without credentials. */
   readonly servers: string | ReadonlyArray<string>
   /** Prepended to the topic to make the subject (when `subject` is not given). Default none. */
@@ -62,24 +64,9 @@ export interface Options {
    */
   readonly msgIdPrefix?: string | undefined
   readonly credentials?: Credentials | undefined
-  /**
-   * Bounds one `send`: waiting for a connection, publishing, the PubAcks and
-   * any re-publish after a drop. Keep it below the relay's `sendTimeout`. Default 5 s.
-   */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Bounds opening a connection. Default 5 s. */
-  readonly connectTimeout?: Duration.DurationInput | undefined
   /** The connection name the server shows. Default "effect-outbox". */
   readonly name?: string | undefined
-  /** Backoff and drop budget of the supervisor (see `Reconnect`). */
-  readonly reconnect?: {
-    readonly initialBackoff?: Duration.DurationInput | undefined
-    readonly maxBackoff?: Duration.DurationInput | undefined
-    readonly budget?: number | undefined
-  } | undefined
 }
-
-const defaultTimeout = Duration.seconds(5)
 
 const serverList = (servers: Options["servers"]): ReadonlyArray<string> =>
   typeof servers === "string" ? [servers] : servers
@@ -87,10 +74,12 @@ const serverList = (servers: Options["servers"]): ReadonlyArray<string> =>
 // Server addresses as people know them, for logs and errors: no credentials even if a URL carried some.
 const describeServers = (servers: ReadonlyArray<string>): string =>
   `NATS at ${
-    servers.map((server) => {
-      const url = URL.canParse(server) ? new URL(server) : URL.canParse(`nats://${server}`) ? new URL(`nats://${server}`) : undefined
-      return url === undefined ? "an unparsable address" : url.host
-    }).join(", ")
+    servers.map((server) =>
+      Redact.location(server).pipe(
+        Option.orElse(() => Redact.location(`nats://${server}`)),
+        Option.match({ onNone: () => "an unparsable address", onSome: ({ host }) => host })
+      )
+    ).join(", ")
   }`
 
 /**
@@ -104,25 +93,21 @@ export const make = Effect.fn("NatsSender.make")(function*(
   const servers = serverList(options.servers)
   const subjectPrefix = options.subjectPrefix ?? ""
   const subjectFor = options.subject ?? ((topic: string) => `${subjectPrefix}${topic}`)
-  const timeout = Duration.decode(options.timeout ?? defaultTimeout)
-  const supervisor = yield* Reconnect.make<Session.Session>({
+  return yield* SupervisedSender.make({
     broker: describeServers(servers),
-    connect: Session.open({
-      servers,
-      credentials: options.credentials,
-      stream: options.stream,
-      subjectPrefix,
-      connectTimeout: Duration.decode(options.connectTimeout ?? defaultTimeout),
-      timeout,
-      name: options.name ?? "effect-outbox"
-    }),
+    connect: ({ connectTimeout, timeout }) =>
+      Session.open({
+        servers,
+        credentials: options.credentials,
+        stream: options.stream,
+        subjectPrefix,
+        connectTimeout,
+        timeout,
+        name: options.name ?? "effect-outbox"
+      }),
     closed: Session.closed,
-    ...options.reconnect
-  })
-  yield* supervisor.withSession(() => Effect.void)
-  return Sender.of({
-    send: Reconnect.sendConfirmed(supervisor, Session.publish(subjectFor, options.msgIdPrefix ?? "", timeout), { timeout })
-  })
+    publish: ({ timeout }) => Session.publish(subjectFor, options.msgIdPrefix ?? "", timeout)
+  }, options)
 })
 
 /** The sender as a layer: connected while the layer's scope is open. */
@@ -130,7 +115,7 @@ export const layer = (options: Options): Layer.Layer<Sender, Reconnect.Reconnect
   Layer.scoped(Sender, make(options))
 
 /** A `nats://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly problem: string }> {
+export class InvalidUrl extends Data.TaggedError("NatsInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid NATS sender URL: ${this.problem}. Expected nats://[user:password@|token@]host[:port][?stream=NAME&createStream=true&subjectPrefix=PREFIX]`
   }

@@ -226,6 +226,8 @@ describe("NatsSender.optionsFromUrl", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(NatsSender.optionsFromUrl(Redacted.make("http://user:s3cret@host")))
       expect(error.message).toContain("the scheme must be nats:, not http:")
+      // Its own tag, so `catchTag` tells it apart from the other senders' URL errors.
+      expect(error._tag).toBe("NatsInvalidUrl")
       expect(error.message).not.toContain("s3cret")
     }))
 })

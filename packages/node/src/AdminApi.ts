@@ -33,9 +33,10 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { OutboxStore } from "@effect-outbox/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { equalSecrets } from "./internal/constantTime.js"
+import * as AdminAnswers from "./internal/adminAnswers.js"
+import { json, problem } from "./internal/adminAnswers.js"
 import * as DeadLetterQuery from "./internal/deadLetterQuery.js"
 
 /** Admin API settings. */
@@ -52,11 +53,6 @@ export type Access = "read" | "write"
 /** How many dead letters or parked keys a listing answers when no `limit` is given. */
 export const defaultListLimit = 100
 
-// Bodies are built here from plain data (numbers, strings, dates, stored JSON),
-// which always serialise; a failure would be a defect, not a client error.
-const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
-
-const problem = (status: number, error: string) => json({ error }, status)
 
 const bearerToken = (authorization: string | undefined): string | undefined => {
   const match = authorization === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(authorization)
@@ -92,19 +88,9 @@ export const authorized = (options: Options, access: Access = "write") =>
     return handler
   })
 
-const storeFailure = (error: OutboxStore.OutboxStoreError) =>
-  Effect.as(Effect.logError("An admin request failed in the store", error), problem(503, error.message))
+const storeFailure = AdminAnswers.storeFailure("An admin request")
 
-/** Parses the query string with `parse` (400 naming a bad parameter), then answers with `use` (503 on a store failure). */
-const withParsed = <Q, R>(
-  parse: (params: DeadLetterQuery.Params) => Either.Either<Q, DeadLetterQuery.InvalidQuery>,
-  use: (query: Q) => Effect.Effect<HttpServerResponse.HttpServerResponse, OutboxStore.OutboxStoreError, R>
-) =>
-  Effect.flatMap(HttpServerRequest.ParsedSearchParams, (params) =>
-    Either.match(parse(params), {
-      onLeft: (error) => Effect.succeed(problem(400, error.message)),
-      onRight: use
-    })).pipe(Effect.catchTag("OutboxStoreError", storeFailure))
+const withParsed = AdminAnswers.withParsed("An admin request")
 
 const withQuery = <R>(
   flags: ReadonlyArray<"dryRun" | "all">,

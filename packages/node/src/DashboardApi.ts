@@ -22,9 +22,8 @@
  * @since 0.1.0
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { DeadLetter, OutboxStore } from "@effect-outbox/core"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { DeadLetter, DurationText, OutboxStore } from "@effect-outbox/core"
 import { OutboxInsight, RelayRegistry } from "@effect-outbox/sql"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -34,6 +33,8 @@ import * as AdminApi from "./AdminApi.js"
 import * as Dashboard from "./Dashboard.js"
 import { DashboardSeries } from "./DashboardSeries.js"
 import * as Health from "./Health.js"
+import * as AdminAnswers from "./internal/adminAnswers.js"
+import { json, problem } from "./internal/adminAnswers.js"
 import * as DeadLetterQuery from "./internal/deadLetterQuery.js"
 import type { RelayProgress } from "./RelayProgress.js"
 
@@ -42,18 +43,13 @@ export interface Options extends AdminApi.Options {
   readonly readiness?: Health.Options | undefined
 }
 
-const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
-const problem = (status: number, error: string) => json({ error }, status)
 
 type Params = DeadLetterQuery.Params
 type Parsed<A> = Either.Either<A, DeadLetterQuery.InvalidQuery>
 
 const invalid = (parameter: string, detail: string) => Either.left(new DeadLetterQuery.InvalidQuery({ parameter, detail }))
 
-const refuseUnknown = (params: Params, allowed: ReadonlyArray<string>): Parsed<void> => {
-  const unknown = Object.keys(params).find((name) => !allowed.includes(name))
-  return unknown === undefined ? Either.void : invalid(unknown, `not a known parameter; expected one of ${allowed.join(", ")}`)
-}
+const refuseUnknown = DeadLetterQuery.refuseUnknown
 
 /** A parameter given once, trimmed; empty means not given. */
 const text = (params: Params, name: string): Parsed<string | undefined> => {
@@ -70,8 +66,8 @@ const id = (params: Params, name: string): Parsed<string | undefined> =>
 const duration = (params: Params, name: string) =>
   Either.flatMap(text(params, name), (value) => {
     if (value === undefined) return Either.right(undefined)
-    return Option.match(DeadLetterQuery.parseDuration(value), {
-      onNone: () => invalid(name, "expected a duration like 90 (seconds), 15m, 2h or 7d"),
+    return Option.match(DurationText.parse(value), {
+      onNone: () => invalid(name, `expected a duration like ${DurationText.examples}`),
       onSome: (parsed) => Either.right(parsed)
     })
   })
@@ -112,18 +108,13 @@ const isNarrowed = (filter: OutboxInsight.DeadLetterFilter) =>
 const states: ReadonlyArray<OutboxInsight.WaitingState> = ["due", "inFlight", "retrying", "delayed"]
 
 /** Parses the query string with `parse` (400 naming a bad parameter), then answers with `use`. */
-const withParams = <Q, R>(
-  parse: (params: Params) => Parsed<Q>,
-  use: (query: Q) => Effect.Effect<HttpServerResponse.HttpServerResponse, OutboxStore.OutboxStoreError, R>
-) =>
-  Effect.flatMap(HttpServerRequest.ParsedSearchParams, (params) =>
-    Either.match(parse(params), {
-      onLeft: (error) => Effect.succeed(problem(400, error.message)),
-      onRight: use
-    })).pipe(
-      Effect.catchTag("OutboxStoreError", (error) =>
-        Effect.as(Effect.logError("A dashboard request failed in the store", error), problem(503, error.message)))
-    )
+const withParams = AdminAnswers.withParsed("A dashboard request")
+
+/** Answers the item named by the `:id` path parameter, or 404 with `missing`. */
+const byId = (find: (id: string) => Effect.Effect<unknown, OutboxStore.OutboxStoreError>, missing: string) =>
+  withParams(() => Either.right(undefined), () =>
+    Effect.flatMap(HttpRouter.params, (params) =>
+      Effect.map(find(params["id"] ?? ""), (found) => (found === null ? problem(404, missing) : json(found)))))
 
 /** Runs `use` with one of the dashboard's services: 404 when this process serves no dashboard, 503 until the outbox is open. */
 const needs = <I extends Dashboard.Services, S, R>(
@@ -247,13 +238,7 @@ export const router = (
     HttpRouter.get(
       "/admin/messages/:id",
       read(needs(OutboxInsight.OutboxInsight, (insight) =>
-        withParams(
-          () => Either.right(undefined),
-          () =>
-            Effect.flatMap(HttpRouter.params, (params) =>
-              Effect.map(insight.message(params["id"] ?? ""), (message) =>
-                message === null ? problem(404, "no such waiting message (it may have been delivered)") : json(message)))
-        )))
+        byId(insight.message, "no such waiting message (it may have been delivered)")))
     ),
     HttpRouter.get(
       "/admin/dead-letters/search",
@@ -270,13 +255,7 @@ export const router = (
     HttpRouter.get(
       "/admin/dead-letters/:id",
       read(needs(OutboxInsight.OutboxInsight, (insight) =>
-        withParams(
-          () => Either.right(undefined),
-          () =>
-            Effect.flatMap(HttpRouter.params, (params) =>
-              Effect.map(insight.deadLetter(params["id"] ?? ""), (letter) =>
-                letter === null ? problem(404, "no such dead letter (it may have been replayed or purged)") : json(letter)))
-        )))
+        byId(insight.deadLetter, "no such dead letter (it may have been replayed or purged)")))
     ),
     HttpRouter.post("/admin/dead-letters/search/replay", write(bulk("replay"))),
     HttpRouter.post("/admin/dead-letters/search/purge", write(bulk("purge")))

@@ -24,7 +24,6 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 
 /** The content type of the Prometheus text exposition format. */
 export const contentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -76,25 +75,13 @@ export const layer = (options: Options = {}): Layer.Layer<PrometheusMetrics> =>
     })
   ).pipe(Layer.provide(Resource.layer({ serviceName: options.serviceName ?? "effect-outbox" })))
 
-/** Messages under an unexpired lease, as last observed. */
-export const inFlight = Metric.gauge("outbox_in_flight", { description: "Messages being delivered (leased)" })
-
-/** Dead letters kept in the store, as last observed. */
-export const deadLetters = Metric.gauge("outbox_dead_letters", { description: "Dead letters kept in the store" })
-
-/** Keys that ordered delivery holds back behind a dead letter, as last observed: alert when above 0. */
-export const parkedKeys = Metric.gauge("outbox_parked_keys", {
-  description: "Keys held back in ordered delivery behind a dead letter (replay or purge it to resume the key)"
-})
-
-/** Seconds the oldest pending message has waited (0 when none), as last observed: the backlog alert. */
-export const oldestPendingAge = Metric.gauge("outbox_oldest_pending_age_seconds", {
-  description: "Seconds the oldest pending message has waited"
-})
+/** The store gauges are defined in core's `OutboxMetrics`; these names stay for existing imports. */
+export const { deadLetters, inFlight, oldestPendingAge, parkedKeys } = OutboxMetrics
 
 /**
- * Sets the store gauges (core's `outbox_pending` and the four above) from
- * `stats`. An unreachable store leaves the last values and is logged once per
+ * Sets the store gauges (core's `OutboxMetrics`: `outbox_pending`,
+ * `outbox_in_flight`, `outbox_dead_letters`, `outbox_parked_keys`,
+ * `outbox_oldest_pending_age_seconds`) from `stats`. An unreachable store leaves the last values and is logged once per
  * scrape: `/readyz` reports it.
  */
 export const observeStore = (
@@ -102,15 +89,7 @@ export const observeStore = (
 ): Effect.Effect<void, never, OutboxStore.OutboxStore> =>
   Effect.flatMap(OutboxStore.OutboxStore, (store) => store.stats).pipe(
     Effect.timeout(timeout),
-    Effect.flatMap((stats) =>
-      Effect.all([
-        Metric.set(OutboxMetrics.pending, stats.pending),
-        Metric.set(inFlight, stats.inFlight),
-        Metric.set(deadLetters, stats.dead),
-        Metric.set(parkedKeys, stats.parkedKeys),
-        Metric.set(oldestPendingAge, (stats.oldestPendingAgeMillis ?? 0) / 1000)
-      ], { discard: true })
-    ),
+    Effect.flatMap(OutboxMetrics.observeStats),
     Effect.catchAll((error) => Effect.logWarning("Could not refresh the store gauges for /metrics", error.message))
   )
 

@@ -9,17 +9,18 @@
  *
  * @since 0.1.0
  */
-import type { RetryPolicy } from "@effect-outbox/core"
+import { DurationText, RelayConfig, type RetryPolicy } from "@effect-outbox/core"
 import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { isIdentifier, parseDuration, parseOrdered, parseRetryOrProblem } from "./internal/settingParsers.js"
+import { isIdentifier } from "./internal/sqlIdentifier.js"
 import { type Setting, settings } from "./internal/settingsTable.js"
 
 export { type Setting, settings } from "./internal/settingsTable.js"
@@ -82,18 +83,34 @@ const integer = (name: Name, min: number, max: number) =>
     return /^\d+$/.test(text.trim()) && value >= min && value <= max ? Effect.succeed(value) : Effect.fail(invalid(name, text))
   })
 
-export { parseBoolean, parseDuration, parseOrdered, parseRetry } from "./internal/settingParsers.js"
+export { parseBoolean, parseOrdered } from "@effect-outbox/core/RelayConfig"
 
-/** A duration; zero only where it has a meaning (`allowZero`), else it is refused. */
-const duration = (name: Name, options: { readonly allowZero?: boolean } = {}) =>
-  Effect.flatMap(withDefault(name), (text) => {
-    const value = parseDuration(text)
-    if (value === undefined) return Effect.fail(invalid(name, text))
-    if (options.allowZero !== true && Duration.toMillis(value) <= 0) {
-      return Effect.fail(new InvalidSetting({ setting: settings[name], problem: `got ${JSON.stringify(text)} (zero cannot work here)` }))
-    }
-    return Effect.succeed(value)
-  })
+/** Parses a duration in core's `DurationText` grammar (`90` = seconds, `500ms`, `2 minutes`, `7d`); `undefined` when it is not one. */
+export const parseDuration = (text: string): Duration.Duration | undefined => Option.getOrUndefined(DurationText.parse(text))
+
+/** Parses the retry grammar of `OUTBOX_RETRY` into a policy; `undefined` when it is not valid. */
+export const parseRetry = (text: string): RetryPolicy.RetryPolicy | undefined =>
+  Either.getOrUndefined(RelayConfig.settings.retry.parse(text))
+
+/** A relay setting, in the grammar of core's `RelayConfig`. */
+const relaySetting = <N extends RelayConfig.Name>(name: N): Effect.Effect<RelayConfig.Values[N], InvalidSetting> =>
+  Effect.flatMap(withDefault(name), (text) =>
+    // Each setting's parser yields the value of the same name (see `RelayConfig.Values`).
+    Either.match((RelayConfig.settings[name] as RelayConfig.Setting<RelayConfig.Values[N]>).parse(text), {
+      onLeft: (problem) => Effect.fail(new InvalidSetting({ setting: settings[name], problem })),
+      onRight: Effect.succeed
+    }))
+
+/** A duration; zero is refused (a runner duration where zero works is a relay setting). */
+const duration = (name: "stallThreshold" | "failureThreshold") =>
+  Effect.flatMap(withDefault(name), (text) =>
+    Option.match(Option.fromNullable(parseDuration(text)), {
+      onNone: () => Effect.fail(invalid(name, text)),
+      onSome: (value) =>
+        Duration.toMillis(value) <= 0
+          ? Effect.fail(new InvalidSetting({ setting: settings[name], problem: `got ${JSON.stringify(text)} (zero cannot work here)` }))
+          : Effect.succeed(value)
+    }))
 
 const secret = (name: Name): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
   Config.option(Config.redacted(settings[name].env)).pipe(
@@ -138,55 +155,36 @@ const databaseUrlProblem = (text: string): string | undefined => {
   return undefined
 }
 
-/** The relay's settings. */
-export interface RelaySettings {
-  readonly batchSize: number
-  readonly concurrency: number
-  readonly pollInterval: Duration.Duration
-  readonly lease: Duration.Duration
-  readonly sendTimeout: Duration.Duration
-  readonly shutdownTimeout: Duration.Duration
+/** The relay's settings: core's `RelayConfig.Values` (`retry` as `retryPolicy`) and the runner's own. */
+export interface RelaySettings extends Omit<RelayConfig.Values, "retry"> {
   readonly retryPolicy: RetryPolicy.RetryPolicy
   readonly leadership: "always" | "advisory-lock"
-  /** `true` for every topic, or the ordered topics' names; `false` for unordered delivery. */
-  readonly ordered: boolean | ReadonlyArray<string>
-  readonly deadLetteredKey: "block" | "skip"
-  readonly claimMode: "lease" | "transactional"
   /** Webhook requests in flight at once per batch. */
   readonly webhookConcurrency: number
-  /** Claims a message may lose to crashes before it is dead-lettered. */
-  readonly maxLostClaims: number
 }
 
 /** The relay's settings, validated. */
 export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(function*() {
-  const retry = parseRetryOrProblem(yield* withDefault("retry"))
-  if ("problem" in retry) return yield* new InvalidSetting({ setting: settings.retry, problem: retry.problem })
-  const retryPolicy = retry.policy
+  const retryPolicy = yield* relaySetting("retry")
   const leadership = yield* withDefault("leadership")
   if (leadership !== "always" && leadership !== "advisory-lock") return yield* invalid("leadership", leadership)
-  const orderedText = yield* withDefault("ordered")
-  const ordered = parseOrdered(orderedText)
-  if (ordered === undefined) return yield* invalid("ordered", orderedText)
-  const deadLetteredKey = yield* withDefault("deadLetteredKey")
-  if (deadLetteredKey !== "block" && deadLetteredKey !== "skip") return yield* invalid("deadLetteredKey", deadLetteredKey)
-  const claimMode = yield* withDefault("claimMode")
-  if (claimMode !== "lease" && claimMode !== "transactional") return yield* invalid("claimMode", claimMode)
+  const ordered = yield* relaySetting("ordered")
+  const deadLetteredKey = yield* relaySetting("deadLetteredKey")
+  const claimMode = yield* relaySetting("claimMode")
   return {
-    batchSize: yield* integer("batchSize", 1, 10_000),
-    concurrency: yield* integer("concurrency", 1, 64),
-    pollInterval: yield* duration("pollInterval"),
-    lease: yield* duration("lease"),
-    sendTimeout: yield* duration("sendTimeout"),
-    // Zero has a meaning here: stop at once, leaving in-flight batches to their leases.
-    shutdownTimeout: yield* duration("shutdownTimeout", { allowZero: true }),
+    batchSize: yield* relaySetting("batchSize"),
+    concurrency: yield* relaySetting("concurrency"),
+    pollInterval: yield* relaySetting("pollInterval"),
+    lease: yield* relaySetting("lease"),
+    sendTimeout: yield* relaySetting("sendTimeout"),
+    shutdownTimeout: yield* relaySetting("shutdownTimeout"),
     retryPolicy,
     leadership,
     ordered,
     deadLetteredKey,
     claimMode,
     webhookConcurrency: yield* integer("webhookConcurrency", 1, 1_000),
-    maxLostClaims: yield* integer("maxLostClaims", 1, 1_000)
+    maxLostClaims: yield* relaySetting("maxLostClaims")
   }
 })
 

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Leadership, OutboxStore, type Relay, type Sender } from "@effect-outbox/core"
+import { Leadership, OutboxStore, Redact, type Relay, type Sender } from "@effect-outbox/core"
 import { AdvisoryLock, Notifications, SqlOutboxStore } from "@effect-outbox/sql"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
@@ -16,7 +16,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { scrubber } from "./internal/redact.js"
 import * as Dashboard from "./Dashboard.js"
 import * as ManagementServer from "./ManagementServer.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
@@ -41,11 +40,7 @@ export class StartupError extends Data.TaggedError("StartupError")<{ readonly re
 
 // Errors from drivers may quote what they were given: keep secrets out.
 const describe = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
-  const scrub = scrubber(secrets.flatMap((secret) => {
-    const value = Redacted.value(secret)
-    const password = URL.canParse(value) ? decodeURIComponent(new URL(value).password) : ""
-    return [value, password]
-  }))
+  const scrub = Redact.scrubber(secrets.flatMap(Redact.urlSecrets))
   return (error: unknown): string => {
     const text = error instanceof Error
       ? [error.message, error.cause instanceof Error ? error.cause.message : ""].filter((part) => part.length > 0).join(": ")
@@ -58,10 +53,11 @@ const describe = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
 export const describeDatabase = (database: RunnerConfig.Database): string =>
   Option.match(database.url, {
     onNone: () => `embedded database in ${database.dataDir}`,
-    onSome: (url) => {
-      const parsed = URL.canParse(Redacted.value(url)) ? new URL(Redacted.value(url)) : undefined
-      return parsed === undefined ? "Postgres" : `Postgres at ${parsed.host}${parsed.pathname}`
-    }
+    onSome: (url) =>
+      Option.match(Redact.location(url), {
+        onNone: () => "Postgres",
+        onSome: ({ host, path }) => `Postgres at ${host}${path}`
+      })
   })
 
 /**

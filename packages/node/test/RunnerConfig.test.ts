@@ -1,8 +1,9 @@
 import { RetryPolicy } from "@effect-outbox/core"
 import { RunnerConfig } from "@effect-outbox/node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Either, Option, Redacted } from "effect"
 import { readFileSync } from "node:fs"
+import * as DeadLetterQuery from "../src/internal/deadLetterQuery.js"
 
 const withFlags = (flags: RunnerConfig.Flags) => <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.withConfigProvider(effect, RunnerConfig.providerFor(flags))
@@ -85,6 +86,22 @@ describe("RunnerConfig", () => {
       expect(RunnerConfig.parseOrdered(bad), JSON.stringify(bad)).toBeUndefined()
     }
   })
+
+  it.effect("settings and the dead-letter filter read durations alike: a bare number is seconds, days are allowed", () =>
+    Effect.gen(function*() {
+      for (const [text, millis] of [["90", 90_000], ["30", 30_000], ["1d", 86_400_000], ["7d", 604_800_000], ["1.5h", 5_400_000], ["2 minutes", 120_000], ["500ms", 500]] as const) {
+        const relay = yield* withFlags({ lease: text })(RunnerConfig.relay)
+        expect(Duration.toMillis(relay.lease), text).toBe(millis)
+        const query = DeadLetterQuery.parse({ olderThan: text })
+        expect(Either.map(query, (parsed) => Option.map(Option.fromNullable(parsed.filter.olderThan), Duration.toMillis)), text)
+          .toEqual(Either.right(Option.some(millis)))
+      }
+      const setting = yield* Effect.flip(withFlags({ lease: "soon" })(RunnerConfig.relay))
+      expect(setting.message).toBe(`Invalid OUTBOX_LEASE (--lease): got "soon"; expected a duration such as 30s`)
+      const filter = DeadLetterQuery.parse({ olderThan: "soon" })
+      expect(Either.map(Either.flip(filter), (error) => error.message))
+        .toEqual(Either.right(`Invalid query parameter "olderThan": expected a duration like 90 (seconds), 15m, 2h or 7d`))
+    }))
 
   it("durations and the retry grammar parse, and nonsense does not", () => {
     expect(Duration.toMillis(RunnerConfig.parseDuration("500ms") ?? Duration.zero)).toBe(500)

@@ -30,8 +30,9 @@
  *
  * @since 0.1.0
  */
-import * as Reconnect from "@effect-outbox/core/Reconnect"
+import type * as Reconnect from "@effect-outbox/core/Reconnect"
 import { Sender } from "@effect-outbox/core/Sender"
+import * as SupervisedSender from "@effect-outbox/core/SupervisedSender"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -45,7 +46,7 @@ import * as Session from "./internal/session.js"
 export type Trim = Session.Trim
 
 /** How the sender connects and appends. */
-export interface Options {
+export interface Options extends SupervisedSender.Options {
   /** Default "127.0.0.1". */
   readonly host?: string | undefined
   /** Default 6379. */
@@ -75,24 +76,9 @@ export interface Options {
   readonly dedupeWindow?: Duration.DurationInput | undefined
   /** Approximate trimming on every append. Default none: streams grow until trimmed otherwise. */
   readonly trim?: Trim | undefined
-  /**
-   * Bounds one `send`: waiting for a connection, the appends and any re-send
-   * after a drop. Keep it below the relay's `sendTimeout`. Default 5 s.
-   */
-  readonly timeout?: Duration.DurationInput | undefined
-  /** Bounds opening a connection. Default 5 s. */
-  readonly connectTimeout?: Duration.DurationInput | undefined
   /** The client name Redis shows (`CLIENT LIST`). Default "effect-outbox". */
   readonly connectionName?: string | undefined
-  /** Backoff and drop budget of the supervisor (see `Reconnect`). */
-  readonly reconnect?: {
-    readonly initialBackoff?: Duration.DurationInput | undefined
-    readonly maxBackoff?: Duration.DurationInput | undefined
-    readonly budget?: number | undefined
-  } | undefined
 }
-
-const defaultTimeout = Duration.seconds(5)
 
 /** The default `dedupeWindow`. */
 export const defaultDedupeWindow = Duration.hours(24)
@@ -124,35 +110,28 @@ export const dedupeKeyFor = (options: Pick<Options, "dedupePrefix">): (id: strin
 export const make = Effect.fn("RedisStreamsSender.make")(function*(
   options: Options
 ): Effect.fn.Return<Sender["Type"], Reconnect.ReconnectError, Scope.Scope> {
-  const timeout = Duration.decode(options.timeout ?? defaultTimeout)
-  const supervisor = yield* Reconnect.make<Session.Session>({
+  return yield* SupervisedSender.make({
     broker: describeServer(options),
-    connect: Session.open({
-      host: options.host ?? "127.0.0.1",
-      port: options.port ?? 6379,
-      db: options.db ?? 0,
-      username: options.username,
-      password: options.password,
-      tls: options.tls ?? false,
-      connectTimeout: Duration.decode(options.connectTimeout ?? defaultTimeout),
-      connectionName: options.connectionName ?? "effect-outbox"
-    }),
+    connect: ({ connectTimeout }) =>
+      Session.open({
+        host: options.host ?? "127.0.0.1",
+        port: options.port ?? 6379,
+        db: options.db ?? 0,
+        username: options.username,
+        password: options.password,
+        tls: options.tls ?? false,
+        connectTimeout,
+        connectionName: options.connectionName ?? "effect-outbox"
+      }),
     closed: Session.closed,
-    ...options.reconnect
-  })
-  yield* supervisor.withSession(() => Effect.void)
-  return Sender.of({
-    send: Reconnect.sendConfirmed(
-      supervisor,
+    publish: () =>
       Session.publish({
         stream: streamFor(options),
         dedupeKey: dedupeKeyFor(options),
         dedupeWindow: Duration.decode(options.dedupeWindow ?? defaultDedupeWindow),
         trim: options.trim
-      }),
-      { timeout }
-    )
-  })
+      })
+  }, options)
 })
 
 /** The sender as a layer: connected while the layer's scope is open. */
@@ -160,7 +139,7 @@ export const layer = (options: Options): Layer.Layer<Sender, Reconnect.Reconnect
   Layer.scoped(Sender, make(options))
 
 /** A `redis://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly problem: string }> {
+export class InvalidUrl extends Data.TaggedError("RedisInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid Redis sender URL: ${this.problem}. Expected redis[s]://[[user]:password@]host[:port][/db][?streamPrefix=PREFIX|stream=NAME&dedupePrefix=PREFIX&dedupeWindow=24h&maxLength=N|maxAge=7d]`
   }

@@ -302,5 +302,7 @@ describe("RedisStreamsSender.optionsFromUrl", () => {
         `unknown parameter "streamprefix"`
       ])
       for (const error of problems) expect(error.message).not.toContain("s3cret")
+      // Its own tag, so `catchTag` tells it apart from the other senders' URL errors.
+      for (const error of problems) expect(error._tag).toBe("RedisInvalidUrl")
     }))
 })

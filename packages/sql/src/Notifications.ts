@@ -12,6 +12,7 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,10 +26,11 @@ export class Notifications extends Context.Tag("@effect-outbox/sql/Notifications
   readonly listen: (channel: string) => Stream.Stream<string>
 }>() {}
 
-/** A listen connection dropped or could not be made. */
-class ListenDropped {
-  readonly _tag = "ListenDropped"
-  constructor(readonly reason: string) {}
+/** A listen connection dropped or could not be made. Never leaves this module: the listener reconnects. */
+class ListenDropped extends Data.TaggedError("ListenDropped")<{ readonly reason: string }> {
+  override get message() {
+    return `The outbox listen connection dropped: ${this.reason}`
+  }
 }
 
 const connectionConfig = (config: PgClient.PgClientConfig): pg.ClientConfig => ({
@@ -49,8 +51,8 @@ const session = (config: pg.ClientConfig, channel: string): Stream.Stream<string
       Effect.tryPromise({
         try: async () => {
           const client = new pg.Client(config)
-          client.on("error", (error) => void emit.fail(new ListenDropped(error.message)))
-          client.on("end", () => void emit.fail(new ListenDropped("connection ended")))
+          client.on("error", (error) => void emit.fail(new ListenDropped({ reason: error.message })))
+          client.on("end", () => void emit.fail(new ListenDropped({ reason: "connection ended" })))
           client.on("notification", (notification) => {
             if (notification.channel === channel) void emit.single(notification.payload ?? "")
           })
@@ -61,7 +63,7 @@ const session = (config: pg.ClientConfig, channel: string): Stream.Stream<string
           return client
         },
         // pg's errors name the server, never the password: still keep only the message.
-        catch: (error) => new ListenDropped(error instanceof Error ? error.message : "could not connect")
+        catch: (error) => new ListenDropped({ reason: error instanceof Error ? error.message : "could not connect" })
       }),
       (client) => Effect.promise(() => client.end().catch(() => undefined))
     )

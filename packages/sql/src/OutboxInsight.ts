@@ -198,13 +198,9 @@ export const make = (options: Options = {}) =>
     }
 
     const detail = (row: DetailRow): MessageDetail => ({
-      id: String(row.id),
-      topic: row.topic,
-      key: row.key,
+      ...listed(row),
       payload: row.payload,
       headers: row.headers ?? {},
-      attempts: row.attempts,
-      createdAt: row.created_at,
       availableAt: row.available_at,
       lastError: row.last_error,
       ...(row.reason === undefined ? {} : { reason: row.reason, deadAt: row.dead_at, parksKey: row.parks_key })
@@ -263,12 +259,8 @@ export const make = (options: Options = {}) =>
             FROM ${outbox} WHERE ${sql.and(clauses)} ORDER BY id LIMIT ${filter.limit + 1}`.withoutTransform.pipe(
           Effect.map((rows) =>
             page(rows.map((row): WaitingMessage => ({
-              id: String(row.id),
-              topic: row.topic,
-              key: row.key,
-              attempts: row.attempts,
+              ...listed(row),
               state: row.state,
-              createdAt: row.created_at,
               availableAt: row.available_at,
               lastError: row.last_error
             })), filter.limit)
@@ -290,13 +282,9 @@ export const make = (options: Options = {}) =>
           FROM ${dead} WHERE ${deadWhere(filter)} ORDER BY id LIMIT ${filter.limit + 1}`.withoutTransform.pipe(
           Effect.map((rows) =>
             page(rows.map((row): DeadLetterRow => ({
-              id: String(row.id),
-              topic: row.topic,
-              key: row.key,
-              attempts: row.attempts,
+              ...listed(row),
               reason: row.reason,
               lastError: row.last_error,
-              createdAt: row.created_at,
               deadAt: row.dead_at,
               parksKey: row.parks_key
             })), filter.limit)
@@ -322,37 +310,40 @@ export const make = (options: Options = {}) =>
     })
   })
 
-interface WaitingRow {
+// The columns every listing and detail reads, waiting or dead.
+interface ListedRow {
   readonly id: string | number
   readonly topic: string
   readonly key: string | null
   readonly attempts: number
   readonly created_at: Date
+}
+
+// The fields every listing and detail answers with, from the shared columns.
+const listed = (row: ListedRow) => ({
+  id: String(row.id),
+  topic: row.topic,
+  key: row.key,
+  attempts: row.attempts,
+  createdAt: row.created_at
+})
+
+interface WaitingRow extends ListedRow {
   readonly available_at: Date
   readonly last_error: string | null
   readonly state: WaitingState
 }
 
-interface DeadRow {
-  readonly id: string | number
-  readonly topic: string
-  readonly key: string | null
-  readonly attempts: number
+interface DeadRow extends ListedRow {
   readonly reason: DeadLetter.Reason
   readonly last_error: string
-  readonly created_at: Date
   readonly dead_at: Date
   readonly parks_key: boolean
 }
 
-interface DetailRow {
-  readonly id: string | number
-  readonly topic: string
-  readonly key: string | null
+interface DetailRow extends ListedRow {
   readonly payload: unknown
   readonly headers: Record<string, string> | null
-  readonly attempts: number
-  readonly created_at: Date
   readonly available_at: Date
   readonly last_error: string | null
   readonly reason?: DeadLetter.Reason

@@ -44,6 +44,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Sender } from "@effect-outbox/core"
+import * as MessageHeaders from "@effect-outbox/core/MessageHeaders"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -55,9 +56,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { STATUS_CODES } from "node:http"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
-import { displayUrl, scrubber } from "./internal/redact.js"
+import * as Redact from "@effect-outbox/core/Redact"
 import { decodeSecret, signatureHeader } from "./internal/standardWebhooks.js"
-import { headerNames as signatureHeaders } from "./WebhookSignature.js"
 
 /** How to reach the webhook. Only `url` is required. */
 export interface Options {
@@ -96,12 +96,8 @@ export interface Envelope {
   readonly data: unknown
 }
 
-/** The outbox's own request headers (besides the Standard Webhooks ones). */
-export const headerNames = {
-  topic: "outbox-topic",
-  attempt: "outbox-attempt",
-  key: "outbox-key"
-} as const
+/** The outbox's own request headers, besides the Standard Webhooks ones (defined in core's `MessageHeaders.outbox`). */
+export const headerNames = MessageHeaders.outbox
 
 const printableAscii = /^[\x21-\x7e]*$/
 
@@ -188,7 +184,7 @@ const resolveTarget = (options: Options): Either.Either<Target, WebhookConfigErr
     const bare = new URL(url.href)
     bare.username = ""
     bare.password = ""
-    return { url: bare, display: displayUrl(url), headers, redactedNames, key, scrub: scrubber(secrets) }
+    return { url: bare, display: Redact.displayUrl(url), headers, redactedNames, key, scrub: Redact.scrubber(secrets) }
   })
 
 /**
@@ -267,19 +263,19 @@ const deliver = (
     const headers: Record<string, string> = {
       "user-agent": "effect-outbox",
       ...target.headers,
-      [signatureHeaders.id]: message.id,
-      [signatureHeaders.timestamp]: String(timestamp),
+      [MessageHeaders.webhook.id]: message.id,
+      [MessageHeaders.webhook.timestamp]: String(timestamp),
       [headerNames.topic]: headerValue(message.topic),
       [headerNames.attempt]: String(message.attempts)
     }
     if (message.key !== null) headers[headerNames.key] = headerValue(message.key)
-    for (const name of ["traceparent", "tracestate"]) {
+    for (const name of MessageHeaders.traceContext) {
       const value: unknown = message.headers[name]
       // Trace context is a hint: one that no header can carry is left out, never a reason to fail.
       if (typeof value === "string" && /^[\x20-\x7e]*$/.test(value)) headers[name] = value
     }
     if (Option.isSome(target.key)) {
-      headers[signatureHeaders.signature] = signatureHeader(target.key.value, message.id, timestamp, body)
+      headers[MessageHeaders.webhook.signature] = signatureHeader(target.key.value, message.id, timestamp, body)
     }
     const request = HttpClientRequest.post(target.url).pipe(
       HttpClientRequest.setHeaders(headers),

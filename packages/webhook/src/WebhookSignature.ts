@@ -22,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import * as MessageHeaders from "@effect-outbox/core/MessageHeaders"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -31,12 +32,8 @@ import * as Redacted from "effect/Redacted"
 import { equalBytes } from "./internal/constantTime.js"
 import { decodeSecret, signature, signatureHeader } from "./internal/standardWebhooks.js"
 
-/** The header names of a signed request. */
-export const headerNames = {
-  id: "webhook-id",
-  timestamp: "webhook-timestamp",
-  signature: "webhook-signature"
-} as const
+/** The header names of a signed request (defined in core's `MessageHeaders.webhook`). */
+export const headerNames = MessageHeaders.webhook
 
 /** How far a request's timestamp may be from now before it is refused: 5 minutes, as Standard Webhooks advises. */
 export const defaultTolerance: Duration.Duration = Duration.minutes(5)

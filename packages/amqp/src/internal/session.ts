@@ -4,6 +4,8 @@
  * with publisher confirms and `mandatory` returns.
  */
 import type { OutboxMessage } from "@effect-outbox/core/Message"
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
+import * as MessageHeaders from "@effect-outbox/core/MessageHeaders"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import { type ChannelModel, type ConfirmChannel, connect } from "amqplib"
 import * as Deferred from "effect/Deferred"
@@ -159,20 +161,15 @@ export const closed = (session: Session): Effect.Effect<Reconnect.CloseReason> =
     )
   )
 
-/** Headers that travel with every message, besides the app's own (`message_id` carries the id). */
-export const topicHeader = "outbox-topic"
-export const attemptHeader = "outbox-attempt"
-export const keyHeader = "outbox-key"
-
 /** Publishes one message on the confirm channel; the inner effect awaits the broker's confirm. */
-export const publish = (exchange: string, routingKeyFor: (topic: string) => string): Reconnect.Publish<Session> =>
+export const publish = (exchange: string, routingKeyFor: (topic: string) => string): ConfirmedSend.Publish<Session> =>
 (session, message: OutboxMessage) =>
-  Effect.suspend((): Effect.Effect<Effect.Effect<void, Reconnect.PublishFailure>, Reconnect.PublishFailure> => {
+  Effect.suspend((): Effect.Effect<Effect.Effect<void, ConfirmedSend.PublishFailure>, ConfirmedSend.PublishFailure> => {
     if (session.ending.connection !== undefined || session.ending.channel !== undefined) {
-      return Effect.fail(Reconnect.PublishFailure.SessionLost({ reason: "the channel is closed" }))
+      return Effect.fail(ConfirmedSend.PublishFailure.SessionLost({ reason: "the channel is closed" }))
     }
     const routingKey = routingKeyFor(message.topic)
-    const confirmed = Deferred.unsafeMake<void, Reconnect.PublishFailure>(FiberId.none)
+    const confirmed = Deferred.unsafeMake<void, ConfirmedSend.PublishFailure>(FiberId.none)
     const written = Either.try(() =>
       session.channel.publish(
         exchange,
@@ -187,9 +184,10 @@ export const publish = (exchange: string, routingKeyFor: (topic: string) => stri
           timestamp: Math.floor(message.createdAt.getTime() / 1000),
           headers: {
             ...message.headers,
-            [topicHeader]: message.topic,
-            [attemptHeader]: message.attempts,
-            ...(message.key === null ? {} : { [keyHeader]: message.key })
+            // With every message, besides the app's own headers (`message_id` carries the id).
+            [MessageHeaders.outbox.topic]: message.topic,
+            [MessageHeaders.outbox.attempt]: message.attempts,
+            ...(message.key === null ? {} : { [MessageHeaders.outbox.key]: message.key })
           }
         },
         (error: unknown) => {
@@ -199,7 +197,7 @@ export const publish = (exchange: string, routingKeyFor: (topic: string) => stri
             session.returned.delete(message.id)
             return Deferred.unsafeDone(
               confirmed,
-              returned === undefined ? Exit.void : Exit.fail(Reconnect.PublishFailure.Rejected({ reason: returned }))
+              returned === undefined ? Exit.void : Exit.fail(ConfirmedSend.PublishFailure.Rejected({ reason: returned }))
             )
           }
           // amqplib fails pending confirms with "channel closed" when the channel goes; a nack says "message nacked".
@@ -208,8 +206,8 @@ export const publish = (exchange: string, routingKeyFor: (topic: string) => stri
             confirmed,
             Exit.fail(
               nacked
-                ? Reconnect.PublishFailure.Failed({ reason: `the broker refused it (nack) on exchange "${exchange}"` })
-                : Reconnect.PublishFailure.SessionLost({ reason: errorText(error) })
+                ? ConfirmedSend.PublishFailure.Failed({ reason: `the broker refused it (nack) on exchange "${exchange}"` })
+                : ConfirmedSend.PublishFailure.SessionLost({ reason: errorText(error) })
             )
           )
         }
@@ -217,7 +215,7 @@ export const publish = (exchange: string, routingKeyFor: (topic: string) => stri
     )
     if (Either.isLeft(written)) {
       // The client throws when the channel is already closed.
-      return Effect.fail(Reconnect.PublishFailure.SessionLost({ reason: errorText(written.left) }))
+      return Effect.fail(ConfirmedSend.PublishFailure.SessionLost({ reason: errorText(written.left) }))
     }
     const confirmation = Deferred.await(confirmed)
     if (written.right) return Effect.succeed(confirmation)

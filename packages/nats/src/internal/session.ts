@@ -4,6 +4,8 @@
  * publishing to JetStream with confirmations.
  */
 import type { OutboxMessage } from "@effect-outbox/core/Message"
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
+import * as MessageHeaders from "@effect-outbox/core/MessageHeaders"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import {
   type JetStreamClient,
@@ -172,11 +174,6 @@ export const closed = (session: Session): Effect.Effect<Reconnect.CloseReason> =
     })
   })
 
-/** Headers that travel with every message, besides the app's own and `Nats-Msg-Id`. */
-export const topicHeader = "Outbox-Topic"
-export const attemptHeader = "Outbox-Attempt"
-export const keyHeader = "Outbox-Key"
-
 const encoder = new TextEncoder()
 
 /**
@@ -186,9 +183,9 @@ const encoder = new TextEncoder()
  */
 const confirmation = <A>(
   promise: Promise<A>,
-  classify: (error: unknown) => Reconnect.PublishFailure
-): Effect.Effect<void, Reconnect.PublishFailure> => {
-  const done = Deferred.unsafeMake<void, Reconnect.PublishFailure>(FiberId.none)
+  classify: (error: unknown) => ConfirmedSend.PublishFailure
+): Effect.Effect<void, ConfirmedSend.PublishFailure> => {
+  const done = Deferred.unsafeMake<void, ConfirmedSend.PublishFailure>(FiberId.none)
   promise.then(
     () => Deferred.unsafeDone(done, Exit.void),
     (error: unknown) => Deferred.unsafeDone(done, Exit.fail(classify(error)))
@@ -201,23 +198,24 @@ export const publish = (
   subjectFor: (topic: string) => string,
   msgIdPrefix: string,
   timeout: Duration.Duration
-): Reconnect.Publish<Session> =>
+): ConfirmedSend.Publish<Session> =>
 (session, message: OutboxMessage) =>
-  Effect.suspend((): Effect.Effect<Effect.Effect<void, Reconnect.PublishFailure>, Reconnect.PublishFailure> => {
+  Effect.suspend((): Effect.Effect<Effect.Effect<void, ConfirmedSend.PublishFailure>, ConfirmedSend.PublishFailure> => {
     const subject = subjectFor(message.topic)
     const lost = () => session.connection.isClosed() || session.connection.isDraining()
-    if (lost()) return Effect.fail(Reconnect.PublishFailure.SessionLost({ reason: "the connection is closed" }))
+    if (lost()) return Effect.fail(ConfirmedSend.PublishFailure.SessionLost({ reason: "the connection is closed" }))
     const carried = headers()
     // Header names are checked by the client; a bad one never becomes valid.
     const copied = Either.try(() => {
       for (const [name, value] of Object.entries(message.headers)) carried.set(name, value)
     })
     if (Either.isLeft(copied)) {
-      return Effect.fail(Reconnect.PublishFailure.Rejected({ reason: `header: ${errorText(copied.left)}` }))
+      return Effect.fail(ConfirmedSend.PublishFailure.Rejected({ reason: `header: ${errorText(copied.left)}` }))
     }
-    carried.set(topicHeader, message.topic)
-    carried.set(attemptHeader, String(message.attempts))
-    if (message.key !== null) carried.set(keyHeader, message.key)
+    // With every message, besides the app's own headers and `Nats-Msg-Id`.
+    carried.set(MessageHeaders.outboxNats.topic, message.topic)
+    carried.set(MessageHeaders.outboxNats.attempt, String(message.attempts))
+    if (message.key !== null) carried.set(MessageHeaders.outboxNats.key, message.key)
     carried.set("Content-Type", "application/json")
     const payload = encoder.encode(JSON.stringify(message.payload) ?? "null")
     const acked = session.jetstream.publish(subject, payload, {
@@ -227,16 +225,16 @@ export const publish = (
       timeout: Duration.toMillis(timeout)
     })
     return Effect.succeed(confirmation(acked, (error) => {
-      if (lost()) return Reconnect.PublishFailure.SessionLost({ reason: errorText(error) })
+      if (lost()) return ConfirmedSend.PublishFailure.SessionLost({ reason: errorText(error) })
       if (error instanceof errors.InvalidSubjectError || error instanceof errors.InvalidArgumentError) {
-        return Reconnect.PublishFailure.Rejected({ reason: `cannot publish to "${subject}": ${errorText(error)}` })
+        return ConfirmedSend.PublishFailure.Rejected({ reason: `cannot publish to "${subject}": ${errorText(error)}` })
       }
       if (isJetStreamNotEnabled(error) || (error instanceof errors.RequestError && error.isNoResponders())) {
-        return Reconnect.PublishFailure.Failed({ reason: `no JetStream stream stores subject "${subject}"` })
+        return ConfirmedSend.PublishFailure.Failed({ reason: `no JetStream stream stores subject "${subject}"` })
       }
       if (error instanceof errors.TimeoutError) {
-        return Reconnect.PublishFailure.Failed({ reason: `no PubAck for "${subject}" within ${Duration.format(timeout)}` })
+        return ConfirmedSend.PublishFailure.Failed({ reason: `no PubAck for "${subject}" within ${Duration.format(timeout)}` })
       }
-      return Reconnect.PublishFailure.Failed({ reason: `publishing to "${subject}": ${errorText(error)}` })
+      return ConfirmedSend.PublishFailure.Failed({ reason: `publishing to "${subject}": ${errorText(error)}` })
     }))
   })

@@ -1,102 +1,35 @@
-// The admin API's response shapes, as JSON (dates are ISO strings).
+// The admin API's response shapes: the server's own types, imported as types
+// only (nothing of the server is bundled), as JSON carries them: dates become
+// ISO strings.
+import type { DeadLetter } from "@effect-outbox/core"
+import type * as DashboardSeries from "@effect-outbox/node/DashboardSeries"
+import type { OutboxInsight, RelayRegistry } from "@effect-outbox/sql"
 
-export interface Count {
-  readonly value: number
-  readonly kind: "exact" | "atLeast" | "estimate"
-}
+/** A value as `JSON.stringify` then `JSON.parse` give it back: a `Date` becomes its ISO string. */
+type Json<T> = T extends Date ? string
+  : T extends ReadonlyArray<infer A> ? ReadonlyArray<Json<A>>
+  : T extends object ? { readonly [K in keyof T]: Json<T[K]> }
+  : T
+
+export type Count = OutboxInsight.Count
 
 export interface OverviewResponse {
-  readonly overview: {
-    readonly pending: Count
-    readonly dueNow: Count
-    readonly inFlight: Count
-    readonly waitingForRetry: Count
-    readonly dead: Count
-    readonly parkedKeys: Count
-    readonly oldestPendingAgeMillis: number | null
-  }
+  readonly overview: Json<OutboxInsight.Overview>
   readonly readiness: { readonly ready: boolean; readonly reason: string }
 }
 
-export interface Point {
-  readonly at: number
-  readonly delivered: number
-  readonly failed: number
-  readonly deadLettered: number
-  readonly lagMillis: number | null
-}
+export type Point = DashboardSeries.Point
 
-export interface SeriesResponse {
-  readonly points: ReadonlyArray<Point>
-  readonly topics: ReadonlyArray<string>
-}
+export type SeriesResponse = Pick<DashboardSeries.Series, "points" | "topics">
 
-export interface Relay {
-  readonly relayId: string
-  readonly host: string
-  readonly pid: number
-  readonly claimMode: string
-  readonly batchSize: number
-  readonly concurrency: number
-  readonly ordered: string
-  readonly state: string
-  readonly startedAt: string
-  readonly lastBatchAt: string | null
-  readonly sent: number
-  readonly retried: number
-  readonly deadLettered: number
-  readonly lastSeen: string
-  readonly lastSeenSecondsAgo: number
-}
+export type Relay = Json<RelayRegistry.Relay>
 
-export interface Page<A> {
-  readonly items: ReadonlyArray<A>
-  readonly next: string | null
-}
+export type Page<A> = OutboxInsight.Page<A>
 
-export interface DeadLetterRow {
-  readonly id: string
-  readonly topic: string
-  readonly key: string | null
-  readonly attempts: number
-  readonly reason: string
-  readonly lastError: string
-  readonly createdAt: string
-  readonly deadAt: string
-  readonly parksKey: boolean
-}
+export type DeadLetterRow = Json<OutboxInsight.DeadLetterRow>
 
-export interface WaitingMessage {
-  readonly id: string
-  readonly topic: string
-  readonly key: string | null
-  readonly attempts: number
-  readonly state: "due" | "inFlight" | "retrying" | "delayed"
-  readonly createdAt: string
-  readonly availableAt: string
-  readonly lastError: string | null
-}
+export type WaitingMessage = Json<OutboxInsight.WaitingMessage>
 
-export interface MessageDetail {
-  readonly id: string
-  readonly topic: string
-  readonly key: string | null
-  readonly payload: unknown
-  readonly headers: Readonly<Record<string, string>>
-  readonly attempts: number
-  readonly createdAt: string
-  readonly availableAt: string
-  readonly lastError: string | null
-  readonly reason?: string
-  readonly deadAt?: string
-  readonly parksKey?: boolean
-}
+export type MessageDetail = Json<OutboxInsight.MessageDetail>
 
-export interface ParkedKey {
-  readonly key: string
-  readonly messageId: string
-  readonly topic: string
-  readonly reason: string
-  readonly lastError: string
-  readonly since: string
-}
+export type ParkedKey = Json<DeadLetter.ParkedKey>

@@ -8,7 +8,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as DeadLetterQuery from "../internal/deadLetterQuery.js"
 import { databaseFlags, withSettingsFrom } from "./flags.js"
-import { withStore } from "./store.js"
+import { withStore } from "./withStore.js"
 
 /** A bad filter flag; `message` is the one line to print. */
 export class InvalidFilter extends Data.TaggedError("InvalidFilter")<{ readonly flag: string; readonly detail: string }> {

@@ -8,12 +8,7 @@ import * as Layer from "effect/Layer"
 import * as RunnerConfig from "../RunnerConfig.js"
 import * as RunnerLayers from "../RunnerLayers.js"
 import { databaseFlags, settingFlags, withLogging, withSettingsFrom } from "./flags.js"
-
-/** Runs `effect` with the store (not migrating unless asked). */
-const withStore = (options: { readonly migrate: boolean }) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(RunnerConfig.database, (database) =>
-    Effect.provide(effect, RunnerLayers.store(database, options)))
+import { withStore } from "./withStore.js"
 
 /** `outbox migrate`: create or update the outbox tables. */
 export const migrate = Command.make("migrate", { database: databaseFlags }, (flags) =>
@@ -90,5 +85,3 @@ export const drain = Command.make(
     "Deliver what is claimable now and exit (retries that come due later stay for the next run); --once: a single batch. Prints the totals as JSON."
   )
 )
-
-export { withStore }

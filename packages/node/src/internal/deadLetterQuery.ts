@@ -1,6 +1,5 @@
-import { DeadLetter } from "@effect-outbox/core"
+import { DeadLetter, DurationText } from "@effect-outbox/core"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 
@@ -26,24 +25,6 @@ export interface Query {
 
 const filterNames = ["topic", "reason", "ids", "olderThan", "limit"] as const
 
-const units: Record<string, (n: number) => Duration.Duration> = {
-  ms: Duration.millis,
-  s: Duration.seconds,
-  m: Duration.minutes,
-  h: Duration.hours,
-  d: Duration.days
-}
-
-/** `90` (seconds), `15m`, `2h`, `7d`, `500ms`, or Effect's `"10 minutes"`. */
-export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
-  const trimmed = text.trim()
-  if (/^\d+$/.test(trimmed)) return Option.some(Duration.seconds(Number(trimmed)))
-  const compact = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(trimmed)
-  const unit = compact?.[2] === undefined ? undefined : units[compact[2]]
-  if (compact !== null && unit !== undefined) return Option.some(unit(Number(compact[1])))
-  return Duration.decodeUnknown(trimmed).pipe(Option.filter(Duration.isFinite))
-}
-
 const single = (params: Params, name: string): Either.Either<string | undefined, InvalidQuery> => {
   const value = params[name]
   if (value === undefined || typeof value === "string") return Either.right(value)
@@ -57,7 +38,8 @@ const flag = (params: Params, name: string): Either.Either<boolean, InvalidQuery
     return Either.left(new InvalidQuery({ parameter: name, detail: "expected true or false" }))
   })
 
-const refuseUnknown = (params: Params, allowed: ReadonlyArray<string>): Either.Either<void, InvalidQuery> => {
+/** Refuses a parameter not in `allowed`: a misspelt filter must not widen what a request selects. */
+export const refuseUnknown = (params: Params, allowed: ReadonlyArray<string>): Either.Either<void, InvalidQuery> => {
   const unknown = Object.keys(params).find((name) => !allowed.includes(name))
   return unknown === undefined
     ? Either.void
@@ -112,10 +94,10 @@ export const parse = (
     }
 
     const olderThanText = yield* single(params, "olderThan")
-    const olderThan = olderThanText === undefined ? Option.none() : parseDuration(olderThanText)
+    const olderThan = olderThanText === undefined ? Option.none() : DurationText.parse(olderThanText)
     if (olderThanText !== undefined && Option.isNone(olderThan)) {
       return yield* Either.left(
-        new InvalidQuery({ parameter: "olderThan", detail: "expected a duration like 90 (seconds), 15m, 2h or 7d" })
+        new InvalidQuery({ parameter: "olderThan", detail: `expected a duration like ${DurationText.examples}` })
       )
     }
 

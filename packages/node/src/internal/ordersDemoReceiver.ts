@@ -1,3 +1,4 @@
+import { MessageHeaders } from "@effect-outbox/core"
 import { WebhookSignature } from "@effect-outbox/webhook"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
@@ -48,7 +49,7 @@ export const make = (secret: Redacted.Redacted<string>, faults: Faults) =>
             return
           }
           const id = verified.right.id
-          const attempt = Number(request.headers["outbox-attempt"] ?? "1")
+          const attempt = Number(request.headers[MessageHeaders.outbox.attempt] ?? "1")
           const answer = () => {
             if (share(id, "reject") < faults.rejectRate) {
               rejected.add(id)

@@ -1,5 +1,8 @@
 // Every setting of the runner, described once: it drives the flags, the
 // parsing, the errors and the README's table (re-exported by RunnerConfig).
+// The relay's settings come from core's `RelayConfig`, which owns their
+// variables, grammar and defaults; this table adds their flags.
+import { RelayConfig } from "@effect-outbox/core"
 
 /** One setting: its variable, its flag, what it means and what it takes. */
 export interface Setting {
@@ -14,6 +17,12 @@ export interface Setting {
 }
 
 const setting = (s: Setting) => s
+
+/** A relay setting as core's `RelayConfig` defines it (variable, form, default), with its flag. */
+const fromRelay = (name: RelayConfig.Name, flag: string, override: { readonly description?: string } = {}): Setting => {
+  const { default: byDefault, description, env, expected } = RelayConfig.settings[name]
+  return { env, flag, description: override.description ?? description, expected, default: byDefault }
+}
 
 /** Every setting of the runner. */
 export const settings = {
@@ -66,56 +75,13 @@ export const settings = {
     expected: "a non-empty string",
     secret: true
   }),
-  batchSize: setting({
-    env: "OUTBOX_BATCH_SIZE",
-    flag: "batch-size",
-    description: "Messages claimed per batch.",
-    expected: "an integer from 1 to 10000",
-    default: "100"
-  }),
-  concurrency: setting({
-    env: "OUTBOX_CONCURRENCY",
-    flag: "concurrency",
-    description: "Batches in flight at once.",
-    expected: "an integer from 1 to 64",
-    default: "1"
-  }),
-  pollInterval: setting({
-    env: "OUTBOX_POLL_INTERVAL",
-    flag: "poll-interval",
-    description: "The fallback: longest wait between claims when idle. NOTIFY and due times (retries, delayed messages) wake the relay sooner.",
-    expected: "a duration such as 500ms, 1s, 2m",
-    default: "1s"
-  }),
-  lease: setting({
-    env: "OUTBOX_LEASE",
-    flag: "lease",
-    description: "How long a claimed batch is leased (renewed while a send runs long, so it may be below the send timeout).",
-    expected: "a duration such as 30s",
-    default: "30s"
-  }),
-  sendTimeout: setting({
-    env: "OUTBOX_SEND_TIMEOUT",
-    flag: "send-timeout",
-    description: "Per request: a slower delivery fails and is retried.",
-    expected: "a duration such as 10s",
-    default: "10s"
-  }),
-  shutdownTimeout: setting({
-    env: "OUTBOX_SHUTDOWN_TIMEOUT",
-    flag: "shutdown-timeout",
-    description: "On SIGTERM/SIGINT, how long in-flight batches may take to finish.",
-    expected: "a duration such as 30s",
-    default: "30s"
-  }),
-  retry: setting({
-    env: "OUTBOX_RETRY",
-    flag: "retry",
-    description: "Retry policy: exponential-jitter, exponential or fixed, with options; or none.",
-    expected:
-      "exponential-jitter[:base=1s,cap=5m,attempts=10], exponential[:base=…,cap=…,attempts=…], fixed:delay=5s[,attempts=10] or none",
-    default: "exponential-jitter:base=1s,cap=5m,attempts=10"
-  }),
+  batchSize: fromRelay("batchSize", "batch-size"),
+  concurrency: fromRelay("concurrency", "concurrency"),
+  pollInterval: fromRelay("pollInterval", "poll-interval"),
+  lease: fromRelay("lease", "lease"),
+  sendTimeout: fromRelay("sendTimeout", "send-timeout", { description: "Per request: a slower delivery fails and is retried." }),
+  shutdownTimeout: fromRelay("shutdownTimeout", "shutdown-timeout"),
+  retry: fromRelay("retry", "retry"),
   webhookConcurrency: setting({
     env: "OUTBOX_WEBHOOK_CONCURRENCY",
     flag: "webhook-concurrency",
@@ -130,37 +96,10 @@ export const settings = {
     expected: "always or advisory-lock",
     default: "always"
   }),
-  ordered: setting({
-    env: "OUTBOX_ORDERED",
-    flag: "ordered",
-    description:
-      "Deliver messages with the same key in publish order: true for every topic, or the ordered topics comma-separated; false leaves delivery unordered. A key never has two messages in flight; unkeyed messages stay unordered. Every relay on one outbox must agree.",
-    expected: "true or false (also yes/no, on/off, 1/0) or a comma-separated list of topic names",
-    default: "false"
-  }),
-  deadLetteredKey: setting({
-    env: "OUTBOX_DEAD_LETTERED_KEY",
-    flag: "dead-lettered-key",
-    description:
-      "With ordered delivery, what a dead-lettered message does to its key: block parks the key (its later messages wait until the dead letter is replayed or purged: strict order); skip lets the key move on to its next message.",
-    expected: "block or skip",
-    default: "block"
-  }),
-  claimMode: setting({
-    env: "OUTBOX_CLAIM_MODE",
-    flag: "claim-mode",
-    description:
-      "How a batch is held while it is sent. lease: the claim writes a lease, completion writes again (for slow senders such as webhooks). transactional: an open transaction's row locks are the lease and one write settles each message (for fast senders such as brokers); each worker holds one of the OUTBOX_DATABASE_POOL_SIZE pooled connections for the length of its send, so OUTBOX_CONCURRENCY must be below it.",
-    expected: "lease or transactional",
-    default: "lease"
-  }),
-  maxLostClaims: setting({
-    env: "OUTBOX_MAX_LOST_CLAIMS",
-    flag: "max-lost-claims",
-    description: "How many claims a message may lose to crashes (a lease that expired with no result) before it is dead-lettered Exhausted unsent; counted apart from failed sends.",
-    expected: "an integer from 1 to 1000",
-    default: "20"
-  }),
+  ordered: fromRelay("ordered", "ordered"),
+  deadLetteredKey: fromRelay("deadLetteredKey", "dead-lettered-key"),
+  claimMode: fromRelay("claimMode", "claim-mode"),
+  maxLostClaims: fromRelay("maxLostClaims", "max-lost-claims"),
   httpPort: setting({
     env: "OUTBOX_HTTP_PORT",
     flag: "http-port",

@@ -6,6 +6,7 @@
  * reply (a batch is pipelined: one round trip).
  */
 import type { OutboxMessage } from "@effect-outbox/core/Message"
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import * as Reconnect from "@effect-outbox/core/Reconnect"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -141,7 +142,7 @@ const rejectedFor = (text: string) => /^WRONGTYPE\b/.test(text)
 const isReplyError = (error: unknown): error is Error => error instanceof Error && error.name === "ReplyError"
 
 /** Appends one message through the script; the inner effect awaits Redis's reply. */
-export const publish = (options: AppendOptions): Reconnect.Publish<Session> => {
+export const publish = (options: AppendOptions): ConfirmedSend.Publish<Session> => {
   const windowMillis = String(Math.max(1, Math.round(Duration.toMillis(options.dedupeWindow))))
   const trim = options.trim
   const trimArguments: Effect.Effect<readonly [string, string]> = trim === undefined
@@ -154,12 +155,12 @@ export const publish = (options: AppendOptions): Reconnect.Publish<Session> => {
     Effect.suspend(() => {
       if (session.ending !== undefined || session.client.status !== "ready") {
         return Effect.fail(
-          Reconnect.PublishFailure.SessionLost({ reason: session.ending?.reason ?? "the connection is not open" })
+          ConfirmedSend.PublishFailure.SessionLost({ reason: session.ending?.reason ?? "the connection is not open" })
         )
       }
       return Effect.map(trimArguments, ([trimKind, threshold]) => {
         const stream = options.stream(message.topic)
-        const reply: Promise<Exit.Exit<void, Reconnect.PublishFailure>> = session.client.evalsha(
+        const reply: Promise<Exit.Exit<void, ConfirmedSend.PublishFailure>> = session.client.evalsha(
           session.sha,
           2,
           options.dedupeKey(message.id),
@@ -174,16 +175,16 @@ export const publish = (options: AppendOptions): Reconnect.Publish<Session> => {
             const text = errorText(error)
             if (!isReplyError(error) || /^NOSCRIPT\b/.test(text)) {
               // The connection went (or the server lost the script: a new session loads it again).
-              return Exit.fail(Reconnect.PublishFailure.SessionLost({ reason: text }))
+              return Exit.fail(ConfirmedSend.PublishFailure.SessionLost({ reason: text }))
             }
             const reason = `Redis refused the append to "${stream}": ${text}`
             return Exit.fail(
-              rejectedFor(text) ? Reconnect.PublishFailure.Rejected({ reason }) : Reconnect.PublishFailure.Failed({ reason })
+              rejectedFor(text) ? ConfirmedSend.PublishFailure.Rejected({ reason }) : ConfirmedSend.PublishFailure.Failed({ reason })
             )
           }
         )
         // The reply is an Exit already: resume with it.
-        return Effect.async<void, Reconnect.PublishFailure>((resume) => {
+        return Effect.async<void, ConfirmedSend.PublishFailure>((resume) => {
           void reply.then(resume)
         })
       })
