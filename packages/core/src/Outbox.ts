@@ -31,7 +31,7 @@ import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type { Headers, MessageId, NewMessage } from "./Message.js"
 import { currentTraceparent, traced } from "./internal/tracing.js"
-import { traceparentHeader } from "./Message.js"
+import * as MessageHeaders from "./MessageHeaders.js"
 import { hasControlCharacter } from "./MessageRow.js"
 import * as OutboxMetrics from "./OutboxMetrics.js"
 import { OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
@@ -161,8 +161,8 @@ const encodeOne = <A, I, R>(
   Effect.flatMap(Topic.encode(publication.topic, publication.payload), (payload) => {
     const options = publication.options ?? {}
     const headers: Record<string, string> = { ...options.headers }
-    if (Option.isSome(traceparent) && headers[traceparentHeader] === undefined) {
-      headers[traceparentHeader] = traceparent.value
+    if (Option.isSome(traceparent) && headers[MessageHeaders.traceparent] === undefined) {
+      headers[MessageHeaders.traceparent] = traceparent.value
     }
     const message: NewMessage = {
       topic: publication.topic.name,

@@ -6,9 +6,10 @@
  * small batch's time).
  */
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
-import { type OutboxMessage, traceparentHeader } from "../Message.js"
+import type { OutboxMessage } from "../Message.js"
+import * as MessageHeaders from "../MessageHeaders.js"
 
 // A header that is not a W3C traceparent is no link (and never a reason to fail).
 const traceparentFormat = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
@@ -29,7 +30,7 @@ export const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.c
  */
 export const publisherLinks = (batch: ReadonlyArray<OutboxMessage>): Array<Tracer.SpanLink> =>
   batch.flatMap((message) => {
-    const header: unknown = message.headers[traceparentHeader]
+    const header: unknown = message.headers[MessageHeaders.traceparent]
     const match = typeof header === "string" ? traceparentFormat.exec(header) : null
     const [, traceId, spanId, flags] = match ?? []
     if (traceId === undefined || spanId === undefined) return []
