@@ -24,7 +24,7 @@ import {
   type Claim,
   type ClaimOptions,
   type CompleteReport,
-  type Completion,
+  Completion,
   isOrdered,
   OutboxStore,
   type Stats
@@ -236,6 +236,9 @@ export const make = Effect.gen(function*() {
       }),
     claim,
     complete,
+    ackAndClaim: (acks, options) =>
+      Effect.flatMap(settle(acks.token, acks.ids.map((id) => Completion.Ack({ id }))), ({ completed, fenced }) =>
+        Effect.map(claim(options), (claim) => ({ acked: { completed, fenced }, claim }))),
     renewLease: (token, ids, leaseFor) =>
       Effect.map(Clock.currentTimeMillis, (now) =>
         ids.filter((id) => {
@@ -244,7 +247,12 @@ export const make = Effect.gen(function*() {
           row.lockedUntil = now + Duration.toMillis(leaseFor)
           return true
         })),
-    wakeups: Stream.fromPubSub(wakeups),
+    // A wake-up once subscribed, as the SQL listener sends on (re)connecting: what was
+    // appended before the relay listened is claimed at once, not at the next poll.
+    wakeups: Stream.unwrapScoped(
+      Effect.map(PubSub.subscribe(wakeups), (subscription) =>
+        Stream.concat(Stream.succeed(undefined), Stream.fromQueue(subscription)))
+    ),
     wakeupsFrom: "in-process",
     nextDue: Effect.map(Clock.currentTimeMillis, (now) => {
       let earliest: number | null = null

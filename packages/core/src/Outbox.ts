@@ -30,7 +30,8 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type { Headers, MessageId, NewMessage } from "./Message.js"
-import { traceparentHeader } from "./Message.js"
+import { currentTraceparent, traced } from "./internal/tracing.js"
+import * as MessageHeaders from "./MessageHeaders.js"
 import { hasControlCharacter } from "./MessageRow.js"
 import * as OutboxMetrics from "./OutboxMetrics.js"
 import { OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
@@ -152,12 +153,6 @@ export class Outbox extends Context.Tag("@effect-outbox/core/Outbox")<Outbox, {
   ) => Effect.Effect<ReadonlyArray<MessageId>, PublishError, PublicationsContext<P>>
 }>() {}
 
-// The current span as a W3C traceparent, so the send span can link to the publisher.
-const currentTraceparent: Effect.Effect<Option.Option<string>> = Effect.currentSpan.pipe(
-  Effect.map((span) => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`),
-  Effect.option
-)
-
 const encodeOne = <A, I, R>(
   publication: Publication<A, I, R>,
   traceparent: Option.Option<string>,
@@ -166,8 +161,8 @@ const encodeOne = <A, I, R>(
   Effect.flatMap(Topic.encode(publication.topic, publication.payload), (payload) => {
     const options = publication.options ?? {}
     const headers: Record<string, string> = { ...options.headers }
-    if (Option.isSome(traceparent) && headers[traceparentHeader] === undefined) {
-      headers[traceparentHeader] = traceparent.value
+    if (Option.isSome(traceparent) && headers[MessageHeaders.traceparent] === undefined) {
+      headers[MessageHeaders.traceparent] = traceparent.value
     }
     const message: NewMessage = {
       topic: publication.topic.name,
@@ -203,7 +198,7 @@ export const makeWith = (
         yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.published, topic), count)
       }
       return ids
-    }).pipe(Effect.withSpan("outbox.publish", { attributes: { "outbox.count": publications.length } }))
+    }).pipe(traced("outbox.publish", () => ({ attributes: { "outbox.count": publications.length } })))
 
   const publish = <A, I, R>(topic: Topic.Topic<A, I, R>, payload: A, options?: PublishOptions) =>
     Effect.flatMap(publishAll<ReadonlyArray<Publication<A, I, R>>>([{ topic, payload, options }]), (ids) =>

@@ -133,6 +133,18 @@ export class OutboxStoreError extends Data.TaggedError("OutboxStoreError")<{
   }
 }
 
+/** Delivered messages of an earlier claim, to ack in the same write as the next claim (`ackAndClaim`). */
+export interface Acks {
+  readonly token: string
+  readonly ids: ReadonlyArray<MessageId>
+}
+
+/** What `ackAndClaim` did: the acks it applied (the rest were fenced) and the new claim. */
+export interface AckedClaim {
+  readonly acked: CompleteReport
+  readonly claim: Claim
+}
+
 /** What a transactional claim committed: the batch, and how each of its messages was settled. */
 export interface TransactionalBatch {
   readonly claim: Claim
@@ -227,4 +239,12 @@ export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<
   readonly stats: Effect.Effect<Stats, OutboxStoreError>
   /** The transactional claim mode, when the store supports it. */
   readonly transactional?: TransactionalClaims | undefined
+  /**
+   * Optional: acks an earlier claim's delivered messages (fenced by its token,
+   * as `complete` with `Ack`s) and claims the next batch, in one write. A relay
+   * draining a backlog uses it to settle a full batch with the next claim
+   * instead of a write of its own. The acked messages are never part of the new
+   * claim. A store without it leaves it out and the relay completes each batch alone.
+   */
+  readonly ackAndClaim?: ((acks: Acks, options: ClaimOptions) => Effect.Effect<AckedClaim, OutboxStoreError>) | undefined
 }>() {}

@@ -26,41 +26,24 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
-import * as DueTime from "./internal/dueTime.js"
-import { checkLostClaims, logStepError, malformedIdentity, recordMalformed, StepDefect } from "./internal/isolation.js"
-import { recordOutcome } from "./internal/outcome.js"
-import { completionFor, resultsByMessage } from "./internal/settle.js"
+import { RelayObserver, type Summary } from "./internal/observer.js"
+import { resolve as resolveConfig, type Resolved } from "./internal/resolved.js"
 import * as WakeSignal from "./internal/wakeSignal.js"
+import { leaseStep, makeShutdown, transactionalStep, worker } from "./internal/worker.js"
 import { Leadership } from "./Leadership.js"
-import { type OutboxMessage, traceparentHeader } from "./Message.js"
-import * as OutboxMetrics from "./OutboxMetrics.js"
-import {
-  type Claim,
-  Completion,
-  isOrdered,
-  type Ordering,
-  OutboxStore,
-  type OutboxStoreError,
-  type TransactionalClaims
-} from "./OutboxStore.js"
+import { OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
 import * as RetryPolicy from "./RetryPolicy.js"
-import { SendError, Sender, SendResult } from "./Sender.js"
-import * as Topic from "./Topic.js"
+import type { Sender } from "./Sender.js"
+import type * as Topic from "./Topic.js"
 
 /** How the relay runs. Every field has a default (`defaults`). */
 export interface Config {
@@ -159,322 +142,9 @@ export class ConfigError extends Data.TaggedError("RelayConfigError")<{ readonly
   }
 }
 
-/** What one drain step did. */
-export interface Summary {
-  readonly claimed: number
-  readonly sent: number
-  readonly retried: number
-  readonly deadLettered: number
-  /** Messages whose lease was lost before completion: another relay may hold them now. */
-  readonly fenced: number
-}
+export { RelayObserver, type Summary } from "./internal/observer.js"
 
-const emptySummary: Summary = { claimed: 0, sent: 0, retried: 0, deadLettered: 0, fenced: 0 }
-
-/**
- * Optional observer told of every settled batch: the runner uses it to report
- * progress (a relay that settles nothing while messages wait is stuck).
- */
-export class RelayObserver extends Context.Tag("@effect-outbox/core/RelayObserver")<RelayObserver, {
-  readonly onBatch: (summary: Summary) => Effect.Effect<void>
-  /**
-   * Told after every drain step of the loop: `undefined` when it worked (even
-   * an empty claim), else why it failed (a store error, a defect). The runner
-   * uses it to turn a claim that keeps failing into unreadiness.
-   */
-  readonly onStep?: ((failure: string | undefined) => Effect.Effect<void>) | undefined
-}>() {}
-
-interface Resolved {
-  readonly config: Config
-  readonly pollInterval: Duration.Duration
-  readonly leaseFor: Duration.Duration
-  readonly sendTimeout: Duration.Duration
-  readonly shutdownTimeout: Duration.Duration
-  readonly policyFor: RetryPolicy.Selector
-  readonly topics: ReadonlyMap<string, Topic.AnyNoContext>
-  readonly ordering: Ordering | undefined
-}
-
-const resolve = (options: Options): Resolved => {
-  const config: Config = { ...defaults, ...options }
-  const policy = config.retryPolicy
-  return {
-    config,
-    pollInterval: Duration.decode(config.pollInterval),
-    leaseFor: Duration.decode(config.leaseFor),
-    sendTimeout: Duration.decode(config.sendTimeout),
-    shutdownTimeout: Duration.decode(config.shutdownTimeout),
-    policyFor: typeof policy === "function" ? policy : () => policy,
-    topics: new Map(config.topics.map((topic) => [topic.name, topic])),
-    ordering: config.ordered === true ? "all" : config.ordered === false ? undefined : { topics: config.ordered }
-  }
-}
-
-// A header that is not a W3C traceparent is no link (and never a reason to fail).
-const traceparentFormat = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
-
-// Links the send span to each publisher's span: delivery may come hours later,
-// so the publisher is a link, not a parent.
-const publisherLinks = (batch: ReadonlyArray<OutboxMessage>): Array<Tracer.SpanLink> =>
-  batch.flatMap((message) => {
-    const header: unknown = message.headers[traceparentHeader]
-    const match = typeof header === "string" ? traceparentFormat.exec(header) : null
-    const [, traceId, spanId, flags] = match ?? []
-    if (traceId === undefined || spanId === undefined) return []
-    return [{
-      _tag: "SpanLink" as const,
-      span: Tracer.externalSpan({ traceId, spanId, sampled: flags === "01" }),
-      attributes: { "outbox.message_id": message.id }
-    }]
-  })
-
-const failAll = (batch: ReadonlyArray<OutboxMessage>, error: string): ReadonlyArray<SendResult> =>
-  batch.map((message) => SendResult.Failed({ id: message.id, error }))
-
-/** Splits off messages on checked topics whose payload does not decode, as `Undecodable` dead letters. */
-const checkPayloads = Effect.fnUntraced(function*(resolved: Resolved, batch: ReadonlyArray<OutboxMessage>) {
-  const sendable: Array<OutboxMessage> = []
-  const undecodable: Array<Completion> = []
-  for (const message of batch) {
-    const topic = resolved.topics.get(message.topic)
-    const decoded = topic === undefined ? undefined : yield* Effect.either(Topic.decode(topic, message))
-    if (decoded?._tag === "Left") {
-      undecodable.push(Completion.DeadLetter({ id: message.id, reason: "Undecodable", error: decoded.left.message }))
-    } else {
-      sendable.push(message)
-    }
-  }
-  return { sendable, undecodable }
-})
-
-/**
- * Sends a batch under the send timeout, renewing its lease while the send runs
- * long (lease mode; a transactional batch's lease is its open transaction).
- */
-const sendBatch = (resolved: Resolved, token: string | undefined, batch: ReadonlyArray<OutboxMessage>) =>
-  Effect.gen(function*() {
-    const store = yield* OutboxStore
-    const sender = yield* Sender
-    const ids = batch.map((message) => message.id)
-    const half = Duration.divide(resolved.leaseFor, 2).pipe(Option.getOrElse(() => resolved.leaseFor))
-    // Only a send that can outlast half the lease needs renewing (not so with the defaults).
-    if (token !== undefined && Duration.greaterThanOrEqualTo(resolved.sendTimeout, half)) {
-      yield* store.renewLease(token, ids, resolved.leaseFor).pipe(
-        Effect.tapError((error) => Effect.logWarning("Could not renew the lease of a batch in flight", error)),
-        Effect.ignore, // a failed renewal is not fatal: at worst the batch is re-claimed and sent again
-        Effect.delay(half),
-        Effect.repeat(Schedule.spaced(half)),
-        Effect.forkScoped
-      )
-    }
-    const started = yield* Clock.currentTimeMillis
-    const results = yield* sender.send(batch).pipe(
-      Effect.timeoutFail({
-        duration: resolved.sendTimeout,
-        onTimeout: () => new SendError({ reason: `timed out after ${Duration.format(resolved.sendTimeout)}` })
-      }),
-      Effect.catchAllCause((cause) => {
-        if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
-        const error = Cause.failureOption(cause).pipe(
-          Option.map((failure) => failure.message),
-          Option.getOrElse(() => `the sender died: ${Cause.pretty(cause).split("\n")[0] ?? "unknown defect"}`)
-        )
-        return Effect.as(
-          Effect.logWarning("Sending a batch failed; every message in it will be retried", {
-            error,
-            messages: batch.length
-          }),
-          failAll(batch, error)
-        )
-      }),
-      Effect.withSpan("outbox.send", {
-        links: publisherLinks(batch),
-        attributes: { "outbox.batch_size": batch.length }
-      })
-    )
-    const finished = yield* Clock.currentTimeMillis
-    yield* Metric.update(OutboxMetrics.sendDuration, (finished - started) / 1000)
-    return results
-  }).pipe(Effect.scoped)
-
-/** Under the `block` policy, a dead-lettered ordered message parks its key. */
-const parkKeys = (
-  resolved: Resolved,
-  batch: ReadonlyArray<{ readonly id: string; readonly topic: string; readonly key: string | null }>,
-  completions: ReadonlyArray<Completion>
-): ReadonlyArray<Completion> => {
-  if (resolved.ordering === undefined || resolved.config.deadLetteredKey === "skip") return completions
-  const ordered = new Set(batch.filter((message) => isOrdered(resolved.ordering, message)).map((message) => message.id))
-  return completions.map((completion) =>
-    completion._tag === "DeadLetter" && ordered.has(completion.id)
-      ? Completion.DeadLetter({ ...completion, parkKey: true })
-      : completion
-  )
-}
-
-/** Sends a claimed batch and decides how to settle each of its messages (and its malformed rows). */
-const sendClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim, leased: boolean) {
-  const malformed = claim.malformed ?? []
-  const { kept, crashed } = checkLostClaims(resolved.config.maxLostClaims, claim.messages)
-  const { sendable, undecodable } = resolved.topics.size === 0
-    ? { sendable: kept, undecodable: [] }
-    : yield* checkPayloads(resolved, kept)
-  const results = sendable.length === 0 ? [] : yield* sendBatch(resolved, leased ? claim.token : undefined, sendable)
-  const settled: Array<Completion> = []
-  for (const [message, result] of resultsByMessage(sendable, results)) {
-    // Delivered is the common case: settle it without running an effect per message.
-    settled.push(
-      result._tag === "Sent"
-        ? Completion.Ack({ id: message.id })
-        : yield* completionFor(message, result, resolved.policyFor)
-    )
-  }
-  return parkKeys(resolved, [...claim.messages, ...malformed.map(malformedIdentity)], [
-    ...malformed.map((row) => Completion.DeadLetter({ id: row.id, reason: "Malformed", error: row.error })),
-    ...crashed,
-    ...undecodable,
-    ...settled
-  ])
-})
-
-/** Sends a claimed batch and settles every message of it in one store write. */
-const processClaim = Effect.fnUntraced(function*(resolved: Resolved, claim: Claim) {
-  const store = yield* OutboxStore
-  const completions = yield* sendClaim(resolved, claim, true)
-  const report = yield* store.complete(claim.token, completions).pipe(
-    Effect.withSpan("outbox.complete", { attributes: { "outbox.batch_size": completions.length } })
-  )
-  if (report.fenced.length > 0) {
-    yield* Effect.logWarning("Lost the lease of messages before completing them; their new holder settles them", {
-      fenced: report.fenced.length
-    })
-  }
-  return yield* reportBatch(claim, completions, new Set(report.completed), report.fenced.length)
-})
-
-/** Records what a settled batch changed and tells the observer. */
-const reportBatch = Effect.fnUntraced(function*(
-  claim: Claim,
-  completions: ReadonlyArray<Completion>,
-  completed: ReadonlySet<string>,
-  fenced: number
-) {
-  const malformed = claim.malformed ?? []
-  yield* recordOutcome(claim.messages, completions, completed)
-  if (malformed.length > 0) yield* recordMalformed(malformed, completed)
-  const count = (tag: Completion["_tag"]) =>
-    completions.filter((completion) => completion._tag === tag && completed.has(completion.id)).length
-  const summary: Summary = {
-    claimed: claim.messages.length + malformed.length,
-    sent: count("Ack"),
-    retried: count("Retry"),
-    deadLettered: count("DeadLetter"),
-    fenced
-  }
-  const observer = yield* Effect.serviceOption(RelayObserver)
-  if (Option.isSome(observer)) yield* observer.value.onBatch(summary)
-  return summary
-})
-
-const claimOptions = (resolved: Resolved) => ({
-  batchSize: resolved.config.batchSize,
-  leaseFor: resolved.leaseFor,
-  freshFirst: resolved.config.freshFirst,
-  ordered: resolved.ordering
-})
-
-const claimBatch = (resolved: Resolved) =>
-  Effect.flatMap(OutboxStore, (store) => store.claim(claimOptions(resolved))).pipe(
-      Effect.tap((claim) => Metric.update(OutboxMetrics.batchSize, claim.messages.length)),
-      Effect.withSpan("outbox.claim", { attributes: { "outbox.batch_limit": resolved.config.batchSize } })
-    )
-
-const releaseClaim = (claim: Claim) =>
-  Effect.flatMap(OutboxStore, (store) =>
-    store.complete(
-      claim.token,
-      [...claim.messages, ...(claim.malformed ?? [])].map((message) => Completion.Release({ id: message.id }))
-    )).pipe(
-      Effect.tapError((error) =>
-        Effect.logWarning("Could not hand back a batch claimed during shutdown; it is re-claimed when its lease expires", error)),
-      Effect.ignore // the lease is the fallback: nothing is lost
-    )
-
-/**
- * One claim and its batch, shielded from interruption once claimed: on
- * shutdown the batch may finish within `shutdownTimeout`; past that it is
- * abandoned with its lease intact (re-claimed later, never lost). A batch
- * claimed just as shutdown began is released untried.
- */
-const step = (resolved: Resolved) =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      // The claim itself runs to its end (one statement): interrupted halfway,
-      // its rows would stay leased, unseen, until the lease expired.
-      const claim = yield* claimBatch(resolved)
-      if (claim.messages.length === 0 && (claim.malformed ?? []).length === 0) return emptySummary
-      // Stopped while claiming: hand the batch back untried instead of sending it.
-      yield* restore(Effect.void).pipe(Effect.onInterrupt(() => releaseClaim(claim)))
-      // A daemon, so the interruption that stops the relay does not reach it: it is
-      // either joined or, past shutdownTimeout, interrupted explicitly below.
-      const batch = yield* Effect.forkDaemon(Effect.interruptible(processClaim(resolved, claim)))
-      return yield* restore(Fiber.join(batch)).pipe(
-        Effect.onInterrupt(() =>
-          // Interruptible inside this uninterruptible finalizer, or the timeout could not abandon the wait.
-          Effect.interruptible(Fiber.await(batch)).pipe(
-            Effect.timeoutOption(resolved.shutdownTimeout),
-            Effect.flatMap(Option.match({
-              onSome: () => Effect.void,
-              onNone: () =>
-                Effect.logWarning(
-                  "Shutdown timeout reached with a batch in flight; its messages keep their lease and will be re-claimed",
-                  { messages: claim.messages.length }
-                ).pipe(Effect.zipRight(Fiber.interrupt(batch)))
-            }))
-          )
-        )
-      )
-    })
-  )
-
-/**
- * One transactional batch: claim, send and settle in one store transaction.
- * On shutdown it may commit within `shutdownTimeout`; past that it is
- * interrupted, which rolls the transaction back (the batch is claimable again at once).
- */
-const transactionalStep = (resolved: Resolved, transactional: TransactionalClaims) =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      const run = transactional.run(claimOptions(resolved), (claim) =>
-        Effect.zipRight(
-          Metric.update(OutboxMetrics.batchSize, claim.messages.length),
-          sendClaim(resolved, claim, false)
-        )).pipe(
-          Effect.withSpan("outbox.claim", {
-            attributes: { "outbox.batch_limit": resolved.config.batchSize, "outbox.claim_mode": "transactional" }
-          })
-        )
-      // A daemon, for the same reason as in `step`: only an explicit interruption rolls it back.
-      const batch = yield* Effect.forkDaemon(Effect.interruptible(run))
-      const done = yield* restore(Fiber.join(batch)).pipe(
-        Effect.onInterrupt(() =>
-          Effect.interruptible(Fiber.await(batch)).pipe(
-            Effect.timeoutOption(resolved.shutdownTimeout),
-            Effect.flatMap(Option.match({
-              onSome: () => Effect.void,
-              onNone: () =>
-                Effect.logWarning(
-                  "Shutdown timeout reached with a batch in flight; its transaction rolls back and the batch is claimable again"
-                ).pipe(Effect.zipRight(Fiber.interrupt(batch)))
-            }))
-          )
-        )
-      )
-      if (done.claim.messages.length === 0) return emptySummary
-      return yield* reportBatch(done.claim, done.completions, new Set(done.claim.messages.map((m) => m.id)), 0)
-    })
-  )
+const resolve = (options: Options): Resolved => resolveConfig({ ...defaults, ...options })
 
 /** The store's transactional claims when the relay is asked for them; refuses what cannot work. */
 const claimModeOf = (resolved: Resolved, store: OutboxStore["Type"]) => {
@@ -501,60 +171,46 @@ const claimModeOf = (resolved: Resolved, store: OutboxStore["Type"]) => {
   return Effect.succeed(transactional)
 }
 
-const stepFor = (resolved: Resolved, transactional: TransactionalClaims | undefined) =>
-  transactional === undefined ? step(resolved) : transactionalStep(resolved, transactional)
-
-/** The single deterministic drain step: claim one batch, send it, settle it. */
+/**
+ * The single deterministic drain step: claim one batch, send it, settle it.
+ * Interrupted while sending, the batch keeps its lease (or, transactional, rolls back).
+ */
 export const drainOnce: (
   options?: Options
 ) => Effect.Effect<Summary, OutboxStoreError | ConfigError, OutboxStore | Sender> = Effect.fn("Relay.drainOnce")(
   function*(options: Options = {}) {
     const resolved = resolve(options)
     const transactional = yield* claimModeOf(resolved, yield* OutboxStore)
-    return yield* stepFor(resolved, transactional)
+    if (transactional !== undefined) return yield* transactionalStep(resolved, transactional)
+    return yield* leaseStep(resolved, { pending: undefined }, yield* makeShutdown, false)
   }
 )
 
-// Store errors are transient from the relay's view (a restarting database):
-// log each once and back off, capped, instead of dying.
-const storeErrorBackoff = Schedule.exponential(Duration.millis(100)).pipe(
-  Schedule.union(Schedule.spaced(Duration.seconds(5)))
-)
-
-const worker = (
+/** Stops the workers: each finishes its batch within `shutdownTimeout`, or is interrupted. */
+const stopWorkers = (
   resolved: Resolved,
-  signal: WakeSignal.WakeSignal,
-  leadership: Leadership["Type"],
-  transactional: TransactionalClaims | undefined,
-  onStep: (failure: string | undefined) => Effect.Effect<void>
-) => {
-  const waitForWork = (round: Deferred.Deferred<void>, wait: Duration.Duration) =>
-    Effect.raceFirst(Deferred.await(round), Effect.sleep(wait))
-  const iteration = Effect.gen(function*() {
-    // Taken before claiming: a wake-up during the batch completes this round, so it is not missed.
-    const round = yield* signal.round
-    if (!(yield* leadership.isLeader)) return yield* waitForWork(round, resolved.pollInterval)
-    const summary = yield* stepFor(resolved, transactional)
-    yield* onStep(undefined)
-    // Settling a key's head makes its next message claimable, with no wake-up
-    // from the store: in ordered delivery that is a reason to claim again at once.
-    const freedKeys = resolved.ordering !== undefined && summary.sent + summary.deadLettered > 0
-    if (summary.claimed < resolved.config.batchSize && !freedKeys) {
-      // Idle until a wake-up, the next message's due time (a retry or a delayed
-      // message, whoever wrote it), or the poll: the poll is only the fallback.
-      const store = yield* OutboxStore
-      yield* waitForWork(round, DueTime.untilNext(resolved.pollInterval, yield* store.nextDue))
-    }
+  shutdown: { stopping: boolean; readonly signal: Deferred.Deferred<void> },
+  workers: ReadonlyArray<Fiber.RuntimeFiber<void>>
+) =>
+  Effect.gen(function*() {
+    shutdown.stopping = true
+    yield* Deferred.succeed(shutdown.signal, undefined)
+    const abandoned = resolved.config.claimMode === "lease"
+      ? "its messages keep their lease and will be re-claimed"
+      : "its transaction rolls back and the batch is claimable again"
+    yield* Effect.forEach(workers, (fiber) =>
+      // Interruptible inside this finalizer, or the timeout could not abandon the wait.
+      Effect.interruptible(Fiber.await(fiber)).pipe(
+        Effect.timeoutOption(resolved.shutdownTimeout),
+        Effect.flatMap(Option.match({
+          onSome: () => Effect.void,
+          onNone: () =>
+            Effect.logWarning(`Shutdown timeout reached with a batch in flight; ${abandoned}`).pipe(
+              Effect.zipRight(Fiber.interrupt(fiber))
+            )
+        }))
+      ), { concurrency: "unbounded", discard: true })
   })
-  return iteration.pipe(
-    // Whatever a message holds, the loop does not die of it.
-    Effect.catchAllDefect((defect) => Effect.fail(new StepDefect({ defect }))),
-    Effect.tapError((error) => Effect.zipRight(logStepError(error), onStep(error.message))),
-    Effect.retry(storeErrorBackoff),
-    Effect.forever,
-    Effect.orDie // unreachable: the backoff schedule never ends, so the retry never gives up
-  )
-}
 
 /**
  * Runs the drain loop until interrupted: `concurrency` workers sharing one
@@ -593,14 +249,18 @@ export const run = (
         })`
       )
     }
-    return yield* Effect.forEach(
-      Array.from(
-        { length: Math.max(1, resolved.config.concurrency) },
-        () => worker(resolved, signal, leadership, transactional, onStep)
-      ),
-      (work) => work,
-      { concurrency: "unbounded", discard: true }
-    ).pipe(Effect.zipRight(Effect.never), Effect.onInterrupt(() => Effect.logInfo("Relay stopped")))
+    const shutdown = yield* makeShutdown
+    const context = { resolved, signal, shutdown, leadership, transactional, onStep }
+    // Daemons, so the interruption that stops the relay does not reach them: they are stopped by `stopWorkers`.
+    const workers = yield* Effect.forEach(
+      Array.from({ length: Math.max(1, resolved.config.concurrency) }),
+      () => Effect.forkDaemon(worker(context))
+    )
+    return yield* Effect.forEach(workers, Fiber.join, { concurrency: "unbounded", discard: true }).pipe(
+      Effect.zipRight(Effect.never),
+      Effect.ensuring(stopWorkers(resolved, shutdown, workers)),
+      Effect.onInterrupt(() => Effect.logInfo("Relay stopped"))
+    )
   })
 
 const alwaysLeader: Leadership["Type"] = { isLeader: Effect.succeed(true) }

@@ -19,9 +19,10 @@ const storeLayer = (options: Omit<SqlOutboxStore.Options, "schema"> = {}) =>
     return SqlOutboxStore.layer({ ...options, schema }).pipe(Layer.provide(listen))
   })).pipe(Layer.provide(database))
 
-StoreContract.run("SqlOutboxStore on PGlite", { layer: storeLayer(), clock: "live", transactional: true })
+StoreContract.run("SqlOutboxStore on PGlite", { layer: storeLayer(), clock: "live", transactional: true, ackAndClaim: true })
 StoreContract.run("SqlOutboxStore on PGlite, keeping sent rows", {
   layer: storeLayer({ retainSent: "1 hour" }),
   clock: "live",
-  transactional: true
+  transactional: true,
+  ackAndClaim: true
 })

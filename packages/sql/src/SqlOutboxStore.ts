@@ -36,7 +36,6 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
-import * as MessageRow from "@effect-outbox/core/MessageRow"
 import {
   type CompleteReport,
   type Ordering,
@@ -45,6 +44,7 @@ import {
   type Stats
 } from "@effect-outbox/core/OutboxStore"
 import { claimStatement, decodeClaimed, millis } from "./internal/claimSql.js"
+import { ackRows, completeStatement } from "./internal/completeSql.js"
 import { refail } from "./internal/errors.js"
 import * as Statistics from "./internal/statistics.js"
 import * as Transactional from "./internal/transactional.js"
@@ -101,8 +101,6 @@ const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
   deadAt: row.dead_at,
   parksKey: row.parks_key
 })
-
-const maxCount = MessageRow.maxCount
 
 class Explained extends Data.TaggedError("Explained")<{ readonly plan: ReadonlyArray<{ "QUERY PLAN": string }> }> {}
 
@@ -177,66 +175,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
   const complete = (token: string, completions: ReadonlyArray<Parameters<OutboxStore["Type"]["complete"]>[1][number]>) =>
     Effect.gen(function*() {
       if (completions.length === 0) return { completed: [], fenced: [] } satisfies CompleteReport
-      // The common case, a batch all delivered, is a plain fenced DELETE.
-      const allAcked = retainSent === undefined && completions.every((completion) => completion._tag === "Ack")
-      const ids: Array<number> = []
-      const kinds: Array<string> = []
-      const delays: Array<number> = []
-      const reasons: Array<string | null> = []
-      const errors: Array<string | null> = []
-      const parks: Array<boolean> = []
-      for (const completion of completions) {
-        ids.push(Number(completion.id))
-        kinds.push(completion._tag)
-        delays.push(completion._tag === "Retry" ? millis(completion.delay) : 0)
-        reasons.push(completion._tag === "DeadLetter" ? completion.reason : null)
-        errors.push(completion._tag === "Retry" || completion._tag === "DeadLetter" ? completion.error : null)
-        parks.push(completion._tag === "DeadLetter" && completion.parkKey === true)
-      }
-      // One statement settles the batch; every branch is fenced by the claim's token.
-      const rows = allAcked
-        ? yield* sql<{ id: string | number }>`
-          DELETE FROM ${outbox} WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`.withoutTransform
-        : yield* sql<{ id: string | number }>`
-        WITH input AS (
-          SELECT * FROM unnest(${ids}::bigint[], ${kinds}::text[], ${delays}::float8[], ${reasons}::text[], ${errors}::text[],
-                               ${parks}::boolean[])
-            AS t(id, kind, delay_ms, reason, error, parks_key)
-        ),
-        acked AS (${
-        retainSent === undefined
-          ? sql`DELETE FROM ${outbox} o USING input i
-              WHERE i.kind = 'Ack' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id`
-          : sql`UPDATE ${outbox} o SET sent_at = now(), locked_by = NULL, locked_until = NULL FROM input i
-              WHERE i.kind = 'Ack' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id`
-      }),
-        retried AS (
-          UPDATE ${outbox} o
-          SET available_at = now() + i.delay_ms * interval '1 millisecond', last_error = i.error,
-              attempts = LEAST(o.attempts, ${maxCount - 1}) + 1, locked_by = NULL, locked_until = NULL
-          FROM input i WHERE i.kind = 'Retry' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
-        ),
-        released AS (
-          UPDATE ${outbox} o
-          SET available_at = now(), locked_by = NULL, locked_until = NULL,
-              held_key = NULL
-          FROM input i WHERE i.kind = 'Release' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id
-        ),
-        died AS (
-          DELETE FROM ${outbox} o USING input i
-          WHERE i.kind = 'DeadLetter' AND o.id = i.id AND o.locked_by = ${token}
-          RETURNING o.id, o.topic, o.key, o.payload, o.headers, LEAST(o.attempts, ${maxCount - 1}) + 1 AS attempts,
-            o.lost_claims, o.created_at, o.available_at, i.reason, i.error, i.parks_key AND o.key IS NOT NULL AS parks_key
-        ),
-        buried AS (
-          INSERT INTO ${dead} (id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason,
-                               last_error, parks_key)
-          SELECT id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason, error, parks_key
-          FROM died
-          RETURNING id
-        )
-        SELECT id FROM acked UNION ALL SELECT id FROM retried UNION ALL SELECT id FROM released
-        UNION ALL SELECT id FROM buried`.withoutTransform
+      const rows = yield* completeStatement(sql, tables, retainSent, token, completions).withoutTransform
       const done = new Set(rows.map((row) => String(row.id)))
       const completed: Array<string> = []
       const fenced: Array<string> = []
@@ -323,6 +262,26 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       }).pipe(refail("claim")),
 
     complete,
+
+    ackAndClaim: (acks, claimOptions) =>
+      Effect.gen(function*() {
+        const token = nextToken()
+        const started = yield* Clock.currentTimeMillis
+        const ackIds = acks.ids.map(Number)
+        const rows = yield* claimStatement(sql, tables, token, claimOptions, {
+          ids: ackIds,
+          rows: ackRows(sql, tables, retainSent, acks.token, ackIds)
+        }).withoutTransform
+        if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
+        const acked = new Set((rows[0]?.acked_ids as ReadonlyArray<string | number> | undefined ?? []).map(String))
+        return {
+          acked: {
+            completed: acks.ids.filter((id) => acked.has(id)),
+            fenced: acks.ids.filter((id) => !acked.has(id))
+          },
+          claim: decodeClaimed(token, rows.filter((row) => row.id !== null), claimOptions.freshFirst)
+        }
+      }).pipe(refail("ackAndClaim")),
 
     renewLease: (token, ids, leaseFor) =>
       sql<{ id: string | number }>`
@@ -431,7 +390,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       refail("stats")
     ),
 
-    transactional: Transactional.make({ sql, tables, retainSent, nextToken, complete, maxOpen, refreshStatistics })
+    transactional: Transactional.make({ sql, tables, retainSent, nextToken, maxOpen, refreshStatistics })
   })
 
   if (retainSent !== undefined) {

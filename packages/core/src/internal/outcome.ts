@@ -5,6 +5,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { DeadLetterSink } from "../DeadLetter.js"
@@ -21,6 +22,7 @@ export const recordOutcome = Effect.fnUntraced(function*(
   const sink = yield* Effect.serviceOption(DeadLetterSink)
   const now = yield* Clock.currentTimeMillis
   const messages = new Map(batch.map((message) => [message.id, message]))
+  const lags: Array<number> = []
   // Counted per topic first: one metric update per topic and kind, not per message.
   const counts = new Map<string, { sent: number; failed: number; retried: number; dead: number }>()
   const countFor = (topic: string) => {
@@ -38,7 +40,7 @@ export const recordOutcome = Effect.fnUntraced(function*(
     switch (completion._tag) {
       case "Ack": {
         count.sent++
-        yield* Metric.update(OutboxMetrics.lag, (now - message.createdAt.getTime()) / 1000)
+        lags.push((now - message.createdAt.getTime()) / 1000)
         break
       }
       case "Retry": {
@@ -83,6 +85,13 @@ export const recordOutcome = Effect.fnUntraced(function*(
       case "Release":
         break
     }
+  }
+  // One effect for the batch's lags rather than one per message (the metric's labels are the fiber's).
+  if (lags.length > 0) {
+    yield* FiberRef.getWith(FiberRef.currentMetricLabels, (labels) =>
+      Effect.sync(() => {
+        for (const lag of lags) OutboxMetrics.lag.unsafeUpdate(lag, labels)
+      }))
   }
   for (const [topic, count] of counts) {
     if (count.sent > 0) yield* Metric.incrementBy(OutboxMetrics.forTopic(OutboxMetrics.sent, topic), count.sent)

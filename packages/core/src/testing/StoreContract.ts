@@ -21,6 +21,7 @@ import * as Harness from "./storeContract/Harness.js"
 import * as Leases from "./storeContract/Leases.js"
 import * as Ordering from "./storeContract/Ordering.js"
 import * as Signals from "./storeContract/Signals.js"
+import * as AckAndClaimContract from "./AckAndClaimContract.js"
 import * as TransactionalContract from "./TransactionalContract.js"
 
 /** How to run the suite against one store. */
@@ -31,11 +32,17 @@ export const run = <E>(name: string, options: Options<E>): void => {
   const harness = Harness.make(options)
 
   if (options.transactional === true) TransactionalContract.run(name, options)
+  if (options.ackAndClaim === true) AckAndClaimContract.run(name, options)
 
   describe(`${name} (OutboxStore contract)`, () => {
     if (options.transactional !== true) {
       harness.test("declares no transactional claim mode, so a relay asking for it refuses to start", Effect.gen(function*() {
         expect((yield* harness.store).transactional).toBeUndefined()
+      }))
+    }
+    if (options.ackAndClaim !== true) {
+      harness.test("declares no folded acks, so a relay completes each batch on its own", Effect.gen(function*() {
+        expect((yield* harness.store).ackAndClaim).toBeUndefined()
       }))
     }
     Claims.register(harness)

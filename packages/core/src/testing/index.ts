@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+export * as AckAndClaimContract from "./AckAndClaimContract.js"
 export * as Drain from "./Drain.js"
 export * as OrderCheck from "./OrderCheck.js"
 export * as RecordingSender from "./RecordingSender.js"

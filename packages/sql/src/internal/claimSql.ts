@@ -4,6 +4,7 @@
  * a returned row becomes a message.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import * as Duration from "effect/Duration"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
 import * as MessageRow from "@effect-outbox/core/MessageRow"
@@ -13,7 +14,7 @@ import type * as Tables from "./tables.js"
 
 /** A row as the driver returns it: nothing is trusted until `MessageRow.decode` says so. */
 export interface RawRow {
-  readonly id: string | number
+  readonly id: string | number | null
   readonly [column: string]: unknown
 }
 
@@ -55,33 +56,61 @@ export const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, order
       WHERE e.key = o.key AND e.id < o.id AND e.sent_at IS NULL AND ${orderedRow(sql, "e", ordering)})))`
 }
 
+/** Acks of an earlier claim folded into a claim: the ids, and the statement that acks them. */
+export interface FoldedAcks {
+  readonly ids: ReadonlyArray<number>
+  readonly rows: Statement.Statement<{ readonly id: string | number }>
+}
+
 // The claim: one statement. Leasing moves available_at to the lease's end, so
 // "claimable" is `available_at <= now()` alone; the CTE keeps the row's
 // available_at from before the claim for the returned message.
-export const claimStatement = (sql: SqlClient.SqlClient, tables: Tables.Tables, token: string, options: ClaimOptions) => {
+//
+// With folded acks, the same statement first acks the earlier batch (a
+// data-modifying CTE) and returns the acked ids in `acked_ids` of the first
+// row (a row of nulls when nothing was claimed): once, as parsing them costs. The claim sees the statement's
+// snapshot, where the acked rows still exist: they are leased (not claimable)
+// and excluded by id besides, so a lease that just ran out cannot hand them out again.
+export const claimStatement = (
+  sql: SqlClient.SqlClient,
+  tables: Tables.Tables,
+  token: string,
+  options: ClaimOptions,
+  acks?: FoldedAcks
+) => {
   const outbox = sql(tables.outbox)
   const lease = millis(options.leaseFor)
-  return sql<RawRow>`
-    WITH picked AS (
+  const claim = sql`
+    picked AS (
       SELECT id, available_at FROM ${outbox} o
-      WHERE sent_at IS NULL AND available_at <= now() AND ${headsOnly(sql, tables, options.ordered)}
+      WHERE sent_at IS NULL AND available_at <= now() AND ${headsOnly(sql, tables, options.ordered)}${
+    acks === undefined ? sql`` : sql` AND o.id <> ALL(${acks.ids}::bigint[])`
+  }
       ORDER BY ${options.freshFirst === true ? sql`(attempts > 0), id` : sql`id`}
       LIMIT ${options.batchSize}
       FOR UPDATE SKIP LOCKED
-    )
-    UPDATE ${outbox} o
-    SET locked_by = ${token},
-        -- Still locked: its last lease expired unsettled (a crash), a lost claim, not a failed send.
-        lost_claims = CASE WHEN o.locked_by IS NULL THEN o.lost_claims ELSE LEAST(o.lost_claims, ${maxCount - 1}) + 1 END,
-        locked_until = now() + ${lease} * interval '1 millisecond',
-        available_at = now() + ${lease} * interval '1 millisecond'${
+    ),
+    claimed AS (
+      UPDATE ${outbox} o
+      SET locked_by = ${token},
+          -- Still locked: its last lease expired unsettled (a crash), a lost claim, not a failed send.
+          lost_claims = CASE WHEN o.locked_by IS NULL THEN o.lost_claims ELSE LEAST(o.lost_claims, ${maxCount - 1}) + 1 END,
+          locked_until = now() + ${lease} * interval '1 millisecond',
+          available_at = now() + ${lease} * interval '1 millisecond'${
     options.ordered === undefined
       ? sql``
       : sql`,
-        held_key = CASE WHEN ${orderedRow(sql, "o", options.ordered)} THEN o.key END`
+          held_key = CASE WHEN ${orderedRow(sql, "o", options.ordered)} THEN o.key END`
   }
-    FROM picked WHERE o.id = picked.id
-    RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.lost_claims, o.created_at, picked.available_at`
+      FROM picked WHERE o.id = picked.id
+      RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.lost_claims, o.created_at, picked.available_at
+    )`
+  return acks === undefined
+    ? sql<RawRow>`WITH ${claim} SELECT * FROM claimed`
+    : sql<RawRow>`WITH acked AS (${acks.rows}), ${claim}
+      SELECT c.*, CASE WHEN c.n IS NULL OR c.n = 1 THEN a.acked_ids END AS acked_ids
+      FROM (SELECT coalesce(array_agg(id), '{}') AS acked_ids FROM acked) a
+      LEFT JOIN (SELECT claimed.*, row_number() OVER () AS n FROM claimed) c ON true`
 }
 
 /**

@@ -12,9 +12,9 @@
  * lease completion, both in the one transaction: sent rows are kept, at the
  * price of a second write per message.
  */
-import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -29,7 +29,9 @@ import {
 } from "@effect-outbox/core/OutboxStore"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
 import { claimStatement, decodeClaimed, headsOnly, maxCount, millis, type RawRow } from "./claimSql.js"
+import { completeStatement } from "./completeSql.js"
 import { refail } from "./errors.js"
+import { inline } from "./inline.js"
 import { slowClaimMillis } from "./statistics.js"
 import type * as Tables from "./tables.js"
 
@@ -39,11 +41,6 @@ export interface Deps {
   readonly tables: Tables.Tables
   readonly retainSent: Duration.Duration | undefined
   readonly nextToken: () => string
-  /** The lease completion, reused for `retainSent`. */
-  readonly complete: (
-    token: string,
-    completions: ReadonlyArray<Completion>
-  ) => Effect.Effect<unknown, OutboxStoreError>
   readonly maxOpen: number | undefined
   /** Run after a slow claim (see `statistics.ts`). */
   readonly refreshStatistics: Effect.Effect<void>
@@ -90,7 +87,8 @@ const fromRaw = (row: RawRow): OutboxMessage => ({
 /**
  * Puts back what was not delivered, in the claim's transaction: retries and
  * releases return to the outbox under their own id (so a key's order holds),
- * dead letters go to their table. One statement.
+ * dead letters go to their table. One statement (and the retry wake-up), none
+ * when everything was delivered.
  */
 const writeBack = (
   deps: Deps,
@@ -133,12 +131,8 @@ const writeBack = (
     back.reasons.push(completion._tag === "DeadLetter" ? completion.reason : null)
     back.parks.push(completion._tag === "DeadLetter" && completion.parkKey === true && message.key !== null)
   }
-  if (back.ids.length === 0) return Effect.void
-  // A retry comes due later: tell the other relays on commit (as the lease completion does).
-  const wake = back.kinds.includes("Retry")
-    ? sql`SELECT pg_notify(${tables.channel}, 'retry')`.withoutTransform
-    : Effect.succeed([])
-  return Effect.zipRight(sql`
+  if (back.ids.length === 0) return []
+  const putBack = sql`
     WITH input AS (
       SELECT * FROM unnest(${back.ids}::bigint[], ${back.topics}::text[], ${back.keys}::text[], ${back.payloads}::text[],
         ${back.headers}::text[], ${back.attempts}::int[], ${back.created}::timestamptz[], ${back.available}::timestamptz[],
@@ -158,17 +152,12 @@ const writeBack = (
       (id, topic, key, payload, headers, attempts, lost_claims, created_at, available_at, reason, last_error, parks_key)
     SELECT id, topic, key, payload::jsonb, coalesce(headers::jsonb, '{}'::jsonb), attempts, lost_claims, created_at,
            available_at, reason, error, parks_key
-    FROM input WHERE kind = 'DeadLetter'`.withoutTransform, wake)
+    FROM input WHERE kind = 'DeadLetter'`
+  // A retry comes due later: tell the other relays on commit (as the lease completion does).
+  return back.kinds.includes("Retry") ? [putBack, notifyRetry(deps)] : [putBack]
 }
 
-// `settle` runs outside the transaction's connection: a sender's own queries
-// must not join (or be rolled back with) the relay's transaction.
-const outsideTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.mapInputContext(
-    effect,
-    // The cast only widens back: removing a service `effect` never asked for leaves what it needs.
-    (context: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(context) as Context.Context<R>
-  )
+const notifyRetry = (deps: Deps) => deps.sql`SELECT pg_notify(${deps.tables.channel}, 'retry')`
 
 /**
  * A claim that did not commit is a lost claim (as a lease that expired unsettled
@@ -197,23 +186,45 @@ export const make = (deps: Deps): TransactionalClaims => ({
     let claimed: ReadonlyArray<number> = []
     const token = deps.nextToken()
     const transaction = Effect.gen(function*() {
+      // A connection of its own, driven by hand rather than by `withTransaction`:
+      // `BEGIN` rides with the claim (two round trips a batch, not three), and
+      // the sender's own queries, on other connections, never join the transaction.
+      const connection = yield* deps.sql.reserve
+      const run = (statement: Statement.Statement<unknown>) => {
+        const [text, params] = statement.compile(true)
+        return connection.execute(text, params, undefined)
+      }
       const started = yield* Clock.currentTimeMillis
-      const rows = deps.retainSent === undefined
-        ? yield* deleteStatement(deps, options).withoutTransform
-        : yield* claimStatement(deps.sql, deps.tables, token, options).withoutTransform
+      const claimSql = deps.retainSent === undefined
+        ? deleteStatement(deps, options)
+        : claimStatement(deps.sql, deps.tables, token, options)
+      const results = yield* connection.executeUnprepared(`BEGIN; ${inline(claimSql)}`, [], undefined).pipe(
+        Effect.onError(() => Effect.ignore(connection.executeUnprepared("ROLLBACK", [], undefined)))
+      )
+      const rows = (results as ReadonlyArray<ReadonlyArray<RawRow>>)[1] ?? []
       if ((yield* Clock.currentTimeMillis) - started >= slowClaimMillis) yield* deps.refreshStatistics
       const claim = decodeClaimed(token, rows, options.freshFirst)
-      if (rows.length === 0) return { claim, completions: [] }
-      claimed = rows.map((row) => Number(row.id))
-      const completions = yield* outsideTransaction(settle(claim))
-      if (deps.retainSent === undefined) {
-        yield* writeBack(deps, options, claim.messages, new Map(rows.map((row) => [String(row.id), row])), completions)
-      }
-      else yield* deps.complete(token, completions)
+      const completions = rows.length === 0 ? [] : yield* Effect.gen(function*() {
+        claimed = rows.map((row) => Number(row.id))
+        const completions = yield* settle(claim)
+        const statements = deps.retainSent === undefined
+          ? writeBack(deps, options, claim.messages, new Map(rows.map((row) => [String(row.id), row])), completions)
+          : [
+            completeStatement(deps.sql, deps.tables, deps.retainSent, token, completions),
+            ...(completions.some((completion) => completion._tag === "Retry") ? [notifyRetry(deps)] : [])
+          ]
+        for (const statement of statements) yield* run(statement)
+        return completions
+      }).pipe(
+        // Whatever stops the batch (a failed send, an interruption, a refused statement) rolls it back.
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : Effect.ignore(connection.executeUnprepared("ROLLBACK", [], undefined))
+        )
+      )
+      yield* connection.executeUnprepared("COMMIT", [], undefined)
       return { claim, completions }
-    })
-    return deps.sql.withTransaction(transaction).pipe(
-      // A failed COMMIT or ROLLBACK (a lost connection) arrives as a defect.
+    }).pipe(Effect.scoped)
+    return transaction.pipe(
       Effect.catchAllDefect((defect) =>
         Effect.fail(
           new OutboxStoreError({

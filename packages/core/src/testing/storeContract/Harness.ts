@@ -29,6 +29,11 @@ export interface Options<E> {
    * `transactional` out, so a relay asking for the mode refuses to start.
    */
   readonly transactional?: boolean | undefined
+  /**
+   * Whether the store folds acks into claims (`ackAndClaim`): its contract
+   * (`AckAndClaimContract`) runs too. Without it, the store must leave `ackAndClaim` out.
+   */
+  readonly ackAndClaim?: boolean | undefined
 }
 
 /** A message to append. */
