@@ -18,7 +18,7 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "./DeadLetter.js"
-import type { OutboxMessage } from "./Message.js"
+import { compareIds, type MessageId, type OutboxMessage } from "./Message.js"
 import * as MessageRow from "./MessageRow.js"
 import {
   type Claim,
@@ -31,7 +31,7 @@ import {
 } from "./OutboxStore.js"
 
 interface Row {
-  readonly id: number
+  readonly id: MessageId
   readonly topic: string
   readonly key: string | null
   readonly payload: unknown
@@ -60,7 +60,7 @@ const isLeased = (row: Row, now: number) => row.lockedBy !== null && row.lockedU
 const isAvailable = (row: Row, now: number) => !isLeased(row, now) && row.availableAt <= now
 
 const toMessage = (row: Row): OutboxMessage => ({
-  id: String(row.id),
+  id: row.id,
   topic: row.topic,
   key: row.key,
   payload: row.payload,
@@ -91,18 +91,18 @@ const toDeadLetter = (dead: DeadRow): DeadLetter.DeadLetter => ({
   parksKey: dead.parksKey
 })
 
-const byId = (a: { readonly id: number }, b: { readonly id: number }) => a.id - b.id
+const byId = (a: { readonly id: MessageId }, b: { readonly id: MessageId }) => compareIds(a.id, b.id)
 
 const matches = (filter: DeadLetter.Filter, dead: DeadRow, now: number): boolean =>
   (filter.topic === undefined || dead.row.topic === filter.topic) &&
   (filter.reason === undefined || dead.reason === filter.reason) &&
-  (filter.ids === undefined || filter.ids.includes(String(dead.row.id))) &&
+  (filter.ids === undefined || filter.ids.includes(dead.row.id)) &&
   (filter.olderThan === undefined || dead.deadAt <= now - Duration.toMillis(filter.olderThan))
 
 /** Makes a fresh, empty in-memory store. */
 export const make = Effect.gen(function*() {
-  const rows = new Map<number, Row>()
-  const dead = new Map<number, DeadRow>()
+  const rows = new Map<MessageId, Row>()
+  const dead = new Map<MessageId, DeadRow>()
   let nextId = 1
   let nextToken = 1
   const wakeups = yield* PubSub.sliding<void>(1)
@@ -151,7 +151,7 @@ export const make = Effect.gen(function*() {
         row.lockedBy = token
         row.lockedUntil = leaseUntil
         // Decoded like a SQL row: whatever `append` was handed (through a cast), the relay gets a valid message.
-        Either.match(MessageRow.decode(String(row.id), toRaw(row)), {
+        Either.match(MessageRow.decode(row.id, toRaw(row)), {
           onLeft: (bad) => malformed.push(bad),
           onRight: (message) => messages.push(message)
         })
@@ -172,7 +172,7 @@ export const make = Effect.gen(function*() {
       const completed: Array<string> = []
       const fenced: Array<string> = []
       for (const completion of completions) {
-        const row = rows.get(Number(completion.id))
+        const row = rows.get(completion.id)
         // Fencing: only the holder of the current lease token may settle a message.
         if (row === undefined || row.lockedBy !== token) {
           fenced.push(completion.id)
@@ -215,7 +215,7 @@ export const make = Effect.gen(function*() {
     append: (messages) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const ids = messages.map((message) => {
-          const id = nextId++
+          const id = String(nextId++)
           rows.set(id, {
             id,
             topic: message.topic,
@@ -230,7 +230,7 @@ export const make = Effect.gen(function*() {
             lockedBy: null,
             lastError: null
           })
-          return String(id)
+          return id
         })
         return Effect.as(PubSub.publish(wakeups, undefined), ids)
       }),
@@ -242,7 +242,7 @@ export const make = Effect.gen(function*() {
     renewLease: (token, ids, leaseFor) =>
       Effect.map(Clock.currentTimeMillis, (now) =>
         ids.filter((id) => {
-          const row = rows.get(Number(id))
+          const row = rows.get(id)
           if (row === undefined || row.lockedBy !== token) return false
           row.lockedUntil = now + Duration.toMillis(leaseFor)
           return true
@@ -263,7 +263,7 @@ export const make = Effect.gen(function*() {
       }
       return earliest === null ? Option.none() : Option.some(Duration.millis(earliest - now))
     }),
-    unsettled: (ids) => Effect.sync(() => ids.filter((id) => rows.has(Number(id)))),
+    unsettled: (ids) => Effect.sync(() => ids.filter((id) => rows.has(id))),
     deadLetters: {
       list: (filter) => Effect.map(Clock.currentTimeMillis, (now) => selectDead(filter, now).map(toDeadLetter)),
       replay: (filter) =>
@@ -293,7 +293,7 @@ export const make = Effect.gen(function*() {
         Effect.sync(() =>
           parkedKeys().slice(0, options?.limit).map((letter) => ({
             key: letter.row.key,
-            messageId: String(letter.row.id),
+            messageId: letter.row.id,
             topic: letter.row.topic,
             reason: letter.reason,
             lastError: letter.lastError,

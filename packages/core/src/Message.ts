@@ -52,5 +52,13 @@ export interface NewMessage {
   readonly delay?: Duration.Duration | undefined
 }
 
+/**
+ * Orders message ids as the store drew them, ascending. An id is a decimal
+ * string of any length (Postgres's bigint passes 2^53), so ids compare by
+ * length, then by text: exact where `Number(id)` would not be.
+ */
+export const compareIds = (a: MessageId, b: MessageId): number =>
+  a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
+
 /** The W3C trace context header captured at publish, so the send span can link to it (see `MessageHeaders`). */
 export const traceparentHeader = MessageHeaders.traceparent

@@ -36,6 +36,7 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
+import { compareIds } from "@effect-outbox/core/Message"
 import {
   type CompleteReport,
   type Ordering,
@@ -66,7 +67,7 @@ export interface Options extends Migrations.Options {
 }
 
 interface DeadRow {
-  readonly id: string | number
+  readonly id: string
   readonly topic: string
   readonly key: string | null
   readonly payload: unknown
@@ -87,7 +88,7 @@ const asDate = (value: unknown): Date =>
 
 // Dead letters are listed as stored: a `Malformed` letter's fields may not hold what their types say.
 const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
-  id: String(row.id),
+  id: row.id,
   topic: row.topic,
   key: row.key,
   payload: row.payload,
@@ -161,7 +162,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
     sql.and([
       filter.topic === undefined ? sql`true` : sql`topic = ${filter.topic}`,
       filter.reason === undefined ? sql`true` : sql`reason = ${filter.reason}`,
-      filter.ids === undefined ? sql`true` : sql`id = ANY(${filter.ids.map(Number)}::bigint[])`,
+      filter.ids === undefined ? sql`true` : sql`id = ANY(${filter.ids}::bigint[])`,
       filter.olderThan === undefined
         ? sql`true`
         : sql`dead_at <= now() - ${millis(filter.olderThan)} * interval '1 millisecond'`
@@ -176,7 +177,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
     Effect.gen(function*() {
       if (completions.length === 0) return { completed: [], fenced: [] } satisfies CompleteReport
       const rows = yield* completeStatement(sql, tables, retainSent, token, completions).withoutTransform
-      const done = new Set(rows.map((row) => String(row.id)))
+      const done = new Set(rows.map((row) => row.id))
       const completed: Array<string> = []
       const fenced: Array<string> = []
       for (const completion of completions) (done.has(completion.id) ? completed : fenced).push(completion.id)
@@ -213,7 +214,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         if (messages.length === 1 && single !== undefined) {
           // One message (the usual publish): no arrays to build or unnest. A keyed one
           // takes its key's lock first, so its id is drawn after the key's earlier publishers commit.
-          const rows = yield* sql<{ id: string | number }>`
+          const rows = yield* sql<{ id: string }>`
             WITH inserted AS (
               INSERT INTO ${outbox} (topic, key, payload, headers, available_at)
               SELECT ${single.topic}, ${single.key}, ${JSON.stringify(single.payload)}::jsonb,
@@ -223,7 +224,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
               RETURNING id
             )
             SELECT id FROM inserted, (SELECT pg_notify(${tables.channel}, 'append')) AS wake`.withoutTransform
-          return rows.map((row) => String(row.id))
+          return rows.map((row) => row.id)
         }
         const topics = messages.map((m) => m.topic)
         const keys = messages.map((m) => m.key)
@@ -233,7 +234,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         // Keys' locks in sorted order, so two publishers of the same keys cannot deadlock.
         const lockKeys = Array.from(new Set(keys.filter((key): key is string => key !== null))).sort()
         // One statement: the keys' locks, the rows in order, and the commit-time wake-up.
-        const rows = yield* sql<{ id: string | number }>`
+        const rows = yield* sql<{ id: string }>`
           WITH inserted AS (
             INSERT INTO ${outbox} (topic, key, payload, headers, available_at)
             SELECT topic, key, payload::jsonb, headers::jsonb, now() + delay_ms * interval '1 millisecond'
@@ -249,7 +250,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
           )
           SELECT id FROM inserted, (SELECT pg_notify(${tables.channel}, 'append')) AS wake`.withoutTransform
         // Ids are drawn in insertion order, so ascending ids match the input order.
-        return rows.map((row) => String(row.id)).sort((a, b) => Number(a) - Number(b))
+        return rows.map((row) => row.id).sort(compareIds)
       }).pipe(refail("append")),
 
     claim: (claimOptions) =>
@@ -267,13 +268,12 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       Effect.gen(function*() {
         const token = nextToken()
         const started = yield* Clock.currentTimeMillis
-        const ackIds = acks.ids.map(Number)
         const rows = yield* claimStatement(sql, tables, token, claimOptions, {
-          ids: ackIds,
-          rows: ackRows(sql, tables, retainSent, acks.token, ackIds)
+          ids: acks.ids,
+          rows: ackRows(sql, tables, retainSent, acks.token, acks.ids)
         }).withoutTransform
         if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
-        const acked = new Set((rows[0]?.acked_ids as ReadonlyArray<string | number> | undefined ?? []).map(String))
+        const acked = new Set(rows[0]?.acked_ids as ReadonlyArray<string> | undefined)
         return {
           acked: {
             completed: acks.ids.filter((id) => acked.has(id)),
@@ -284,13 +284,13 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       }).pipe(refail("ackAndClaim")),
 
     renewLease: (token, ids, leaseFor) =>
-      sql<{ id: string | number }>`
+      sql<{ id: string }>`
         UPDATE ${outbox}
         SET locked_until = now() + ${millis(leaseFor)} * interval '1 millisecond',
             available_at = now() + ${millis(leaseFor)} * interval '1 millisecond'
-        WHERE id = ANY(${ids.map(Number)}::bigint[]) AND locked_by = ${token}
+        WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token}
         RETURNING id`.withoutTransform.pipe(
-        Effect.map((rows) => rows.map((row) => String(row.id)).sort((a, b) => Number(a) - Number(b))),
+        Effect.map((rows) => rows.map((row) => row.id).sort(compareIds)),
         refail("renewLease")
       ),
 
@@ -310,10 +310,10 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
     ),
 
     unsettled: (ids) =>
-      sql<{ id: string | number }>`
-        SELECT id FROM ${outbox} WHERE id = ANY(${ids.map(Number)}::bigint[]) AND sent_at IS NULL ORDER BY id`
+      sql<{ id: string }>`
+        SELECT id FROM ${outbox} WHERE id = ANY(${ids}::bigint[]) AND sent_at IS NULL ORDER BY id`
         .withoutTransform.pipe(
-          Effect.map((rows) => rows.map((row) => String(row.id))),
+          Effect.map((rows) => rows.map((row) => row.id)),
           refail("unsettled")
         ),
 
@@ -354,7 +354,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
           Effect.map((rows) =>
             rows.map((row): DeadLetter.ParkedKey => ({
               key: row.key,
-              messageId: String(row.id),
+              messageId: row.id,
               topic: row.topic,
               reason: row.reason,
               lastError: row.last_error,

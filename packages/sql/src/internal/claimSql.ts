@@ -6,7 +6,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
 import * as Duration from "effect/Duration"
-import type { OutboxMessage } from "@effect-outbox/core/Message"
+import { compareIds, type OutboxMessage } from "@effect-outbox/core/Message"
 import * as MessageRow from "@effect-outbox/core/MessageRow"
 import type { Claim, ClaimOptions, Ordering } from "@effect-outbox/core/OutboxStore"
 import * as Either from "effect/Either"
@@ -14,13 +14,13 @@ import type * as Tables from "./tables.js"
 
 /** A row as the driver returns it: nothing is trusted until `MessageRow.decode` says so. */
 export interface RawRow {
-  readonly id: string | number | null
+  readonly id: string | null
   readonly [column: string]: unknown
 }
 
 export const maxCount = MessageRow.maxCount
 
-export const byId = (a: { readonly id: string }, b: { readonly id: string }) => Number(a.id) - Number(b.id)
+export const byId = (a: { readonly id: string }, b: { readonly id: string }) => compareIds(a.id, b.id)
 
 export const millis = (duration: Duration.Duration) => Duration.toMillis(duration)
 
@@ -58,8 +58,8 @@ export const headsOnly = (sql: SqlClient.SqlClient, tables: Tables.Tables, order
 
 /** Acks of an earlier claim folded into a claim: the ids, and the statement that acks them. */
 export interface FoldedAcks {
-  readonly ids: ReadonlyArray<number>
-  readonly rows: Statement.Statement<{ readonly id: string | number }>
+  readonly ids: ReadonlyArray<string>
+  readonly rows: Statement.Statement<{ readonly id: string }>
 }
 
 // The claim: one statement. Leasing moves available_at to the lease's end, so
@@ -122,7 +122,7 @@ export const decodeClaimed = (token: string, rows: ReadonlyArray<RawRow>, freshF
   const messages: Array<OutboxMessage> = []
   const malformed: Array<MessageRow.Malformed> = []
   for (const row of rows) {
-    Either.match(MessageRow.decode(String(row.id), row), {
+    Either.match(MessageRow.decode(row.id ?? "", row), {
       onLeft: (bad) => malformed.push(bad),
       onRight: (message) => messages.push(message)
     })

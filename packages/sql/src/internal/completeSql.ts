@@ -15,11 +15,11 @@ export const ackRows = (
   tables: Tables.Tables,
   retainSent: Duration.Duration | undefined,
   token: string,
-  ids: ReadonlyArray<number>
+  ids: ReadonlyArray<string>
 ) =>
   retainSent === undefined
-    ? sql<{ readonly id: string | number }>`DELETE FROM ${sql(tables.outbox)} WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`
-    : sql<{ readonly id: string | number }>`UPDATE ${sql(tables.outbox)} SET sent_at = now(), locked_by = NULL, locked_until = NULL
+    ? sql<{ readonly id: string }>`DELETE FROM ${sql(tables.outbox)} WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`
+    : sql<{ readonly id: string }>`UPDATE ${sql(tables.outbox)} SET sent_at = now(), locked_by = NULL, locked_until = NULL
           WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`
 
 /** The statement settling `completions` under `token`; it returns the ids it settled (the rest were fenced). */
@@ -30,14 +30,14 @@ export const completeStatement = (
   token: string,
   completions: ReadonlyArray<Completion>
 ) => {
-  const ids: Array<number> = []
+  const ids: Array<string> = []
   const kinds: Array<string> = []
   const delays: Array<number> = []
   const reasons: Array<string | null> = []
   const errors: Array<string | null> = []
   const parks: Array<boolean> = []
   for (const completion of completions) {
-    ids.push(Number(completion.id))
+    ids.push(completion.id)
     kinds.push(completion._tag)
     delays.push(completion._tag === "Retry" ? millis(completion.delay) : 0)
     reasons.push(completion._tag === "DeadLetter" ? completion.reason : null)
@@ -47,7 +47,7 @@ export const completeStatement = (
   // The common case, a batch all delivered, is the ack alone.
   if (kinds.every((kind) => kind === "Ack")) return ackRows(sql, tables, retainSent, token, ids)
   const outbox = sql(tables.outbox)
-  return sql<{ readonly id: string | number }>`
+  return sql<{ readonly id: string }>`
     WITH input AS (
       SELECT * FROM unnest(${ids}::bigint[], ${kinds}::text[], ${delays}::float8[], ${reasons}::text[], ${errors}::text[],
                            ${parks}::boolean[])
@@ -55,7 +55,7 @@ export const completeStatement = (
     ),
     acked AS (${
     retainSent === undefined
-      ? sql<{ readonly id: string | number }>`DELETE FROM ${outbox} o USING input i
+      ? sql<{ readonly id: string }>`DELETE FROM ${outbox} o USING input i
           WHERE i.kind = 'Ack' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id`
       : sql`UPDATE ${outbox} o SET sent_at = now(), locked_by = NULL, locked_until = NULL FROM input i
           WHERE i.kind = 'Ack' AND o.id = i.id AND o.locked_by = ${token} RETURNING o.id`

@@ -72,7 +72,7 @@ const date = (value: unknown): Date => {
   return Number.isNaN(parsed.getTime()) ? new Date(0) : parsed
 }
 const fromRaw = (row: RawRow): OutboxMessage => ({
-  id: String(row.id),
+  id: row.id ?? "",
   topic: text(row.topic),
   key: row.key === null || row.key === undefined ? null : text(row.key),
   payload: row.payload ?? null,
@@ -104,7 +104,7 @@ const writeBack = (
     const row = raw.get(id)
     return byId.get(id) ?? (row === undefined ? undefined : fromRaw(row))
   }
-  const back = { ids: [] as Array<number>, topics: [] as Array<string>, keys: [] as Array<string | null>,
+  const back = { ids: [] as Array<string>, topics: [] as Array<string>, keys: [] as Array<string | null>,
     payloads: [] as Array<string>, headers: [] as Array<string>, attempts: [] as Array<number>,
     created: [] as Array<Date>, available: [] as Array<Date>, delays: [] as Array<number>,
     errors: [] as Array<string | null>, held: [] as Array<string | null>, kinds: [] as Array<string>,
@@ -113,7 +113,7 @@ const writeBack = (
   for (const completion of completions) {
     const message = asMessage(completion.id)
     if (message === undefined || completion._tag === "Ack") continue
-    back.ids.push(Number(message.id))
+    back.ids.push(message.id)
     back.topics.push(message.topic)
     back.keys.push(message.key)
     back.payloads.push(JSON.stringify(message.payload))
@@ -165,7 +165,7 @@ const notifyRetry = (deps: Deps) => deps.sql`SELECT pg_notify(${deps.tables.chan
  * being rolled back still reaches `maxLostClaims` and its dead letter. Best
  * effort and bounded: a dead server cannot take it (the claim is then not counted).
  */
-const countLostClaim = (deps: Deps, ids: ReadonlyArray<number>) =>
+const countLostClaim = (deps: Deps, ids: ReadonlyArray<string>) =>
   deps.sql`UPDATE ${deps.sql(deps.tables.outbox)} SET lost_claims = LEAST(lost_claims, ${maxCount - 1}) + 1
     WHERE id = ANY(${ids}::bigint[]) AND sent_at IS NULL`.withoutTransform.pipe(
     // The pool may hand out the dead connection once more before it notices.
@@ -183,7 +183,7 @@ export const make = (deps: Deps): TransactionalClaims => ({
     options: ClaimOptions,
     settle: (claim: Claim) => Effect.Effect<ReadonlyArray<Completion>, E, R>
   ): Effect.Effect<TransactionalBatch, OutboxStoreError | E, R> => {
-    let claimed: ReadonlyArray<number> = []
+    let claimed: ReadonlyArray<string> = []
     const token = deps.nextToken()
     const transaction = Effect.gen(function*() {
       // A connection of its own, driven by hand rather than by `withTransaction`:
@@ -205,10 +205,10 @@ export const make = (deps: Deps): TransactionalClaims => ({
       if ((yield* Clock.currentTimeMillis) - started >= slowClaimMillis) yield* deps.refreshStatistics
       const claim = decodeClaimed(token, rows, options.freshFirst)
       const completions = rows.length === 0 ? [] : yield* Effect.gen(function*() {
-        claimed = rows.map((row) => Number(row.id))
+        claimed = rows.map((row) => row.id ?? "")
         const completions = yield* settle(claim)
         const statements = deps.retainSent === undefined
-          ? writeBack(deps, options, claim.messages, new Map(rows.map((row) => [String(row.id), row])), completions)
+          ? writeBack(deps, options, claim.messages, new Map(rows.map((row) => [row.id ?? "", row])), completions)
           : [
             completeStatement(deps.sql, deps.tables, deps.retainSent, token, completions),
             ...(completions.some((completion) => completion._tag === "Retry") ? [notifyRetry(deps)] : [])
