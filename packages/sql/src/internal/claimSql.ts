@@ -103,7 +103,8 @@ export const claimStatement = (
           held_key = CASE WHEN ${orderedRow(sql, "o", options.ordered)} THEN o.key END`
   }
       FROM picked WHERE o.id = picked.id
-      RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.lost_claims, o.created_at, picked.available_at
+      RETURNING o.id, o.topic, o.key, o.payload, o.headers, o.attempts, o.lost_claims,
+        ${epochMillis(sql, "o.created_at")} AS created_at, ${epochMillis(sql, "picked.available_at")} AS available_at
     )`
   return acks === undefined
     ? sql<RawRow>`WITH ${claim} SELECT * FROM claimed`
@@ -114,6 +115,19 @@ export const claimStatement = (
 }
 
 /**
+ * A timestamp column as epoch milliseconds: a float is far cheaper for the
+ * driver to parse than a timestamp (which was a tenth of a large batch's
+ * time); `decodeClaimed` turns it back into a `Date`.
+ */
+export const epochMillis = (sql: SqlClient.SqlClient, column: string) =>
+  sql.unsafe(`(extract(epoch FROM ${column}) * 1000)::float8`)
+
+// Epoch milliseconds back to a date; a value that is not a finite number (a
+// stored `infinity`) is left as it is, for `MessageRow` to refuse by name.
+const asDate = (millis: unknown): unknown =>
+  typeof millis === "number" && Number.isFinite(millis) ? new Date(millis) : millis
+
+/**
  * Decodes claimed rows: the ones that decode are the claim's messages, FIFO by
  * id (RETURNING has no order; with `freshFirst` first attempts first, as
  * claimed); the rest come back as `malformed`, for the relay to dead-letter alone.
@@ -122,7 +136,8 @@ export const decodeClaimed = (token: string, rows: ReadonlyArray<RawRow>, freshF
   const messages: Array<OutboxMessage> = []
   const malformed: Array<MessageRow.Malformed> = []
   for (const row of rows) {
-    Either.match(MessageRow.decode(row.id ?? "", row), {
+    const dated = { ...row, created_at: asDate(row.created_at), available_at: asDate(row.available_at) }
+    Either.match(MessageRow.decode(row.id ?? "", dated), {
       onLeft: (bad) => malformed.push(bad),
       onRight: (message) => messages.push(message)
     })

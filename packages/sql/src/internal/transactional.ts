@@ -28,7 +28,7 @@ import {
   type TransactionalClaims
 } from "@effect-outbox/core/OutboxStore"
 import type { OutboxMessage } from "@effect-outbox/core/Message"
-import { claimStatement, decodeClaimed, headsOnly, maxCount, millis, type RawRow } from "./claimSql.js"
+import { claimStatement, decodeClaimed, epochMillis, headsOnly, maxCount, millis, type RawRow } from "./claimSql.js"
 import { completeStatement } from "./completeSql.js"
 import { refail } from "./errors.js"
 import { inline } from "./inline.js"
@@ -59,7 +59,8 @@ const deleteStatement = (deps: Deps, options: ClaimOptions) => {
       FOR UPDATE SKIP LOCKED
     ) picked
     WHERE x.id = picked.id
-    RETURNING x.id, x.topic, x.key, x.payload, x.headers, x.attempts, x.lost_claims, x.created_at, x.available_at`
+    RETURNING x.id, x.topic, x.key, x.payload, x.headers, x.attempts, x.lost_claims,
+      ${epochMillis(sql, "x.created_at")} AS created_at, ${epochMillis(sql, "x.available_at")} AS available_at`
 }
 
 // The stored values of a row that did not decode, as well as they can be carried
