@@ -35,7 +35,6 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import type * as DeadLetter from "@effect-outbox/core/DeadLetter"
 import { compareIds } from "@effect-outbox/core/Message"
 import {
   type CompleteReport,
@@ -46,6 +45,7 @@ import {
 } from "@effect-outbox/core/OutboxStore"
 import { claimStatement, decodeClaimed, millis } from "./internal/claimSql.js"
 import { ackRows, completeStatement } from "./internal/completeSql.js"
+import * as DeadLetterSql from "./internal/deadLetterSql.js"
 import { refail } from "./internal/errors.js"
 import * as Statistics from "./internal/statistics.js"
 import * as Transactional from "./internal/transactional.js"
@@ -66,42 +66,6 @@ export interface Options extends Migrations.Options {
   readonly purgeInterval?: Duration.DurationInput | undefined
 }
 
-interface DeadRow {
-  readonly id: string
-  readonly topic: string
-  readonly key: string | null
-  readonly payload: unknown
-  readonly headers: unknown
-  readonly attempts: number
-  readonly lost_claims: number
-  readonly created_at: unknown
-  readonly available_at: unknown
-  readonly reason: DeadLetter.Reason
-  readonly last_error: string
-  readonly dead_at: Date
-  readonly parks_key: boolean
-}
-
-// The driver gives a Date, or a number for `infinity`: kept as (maybe invalid) dates.
-const asDate = (value: unknown): Date =>
-  value instanceof Date ? value : new Date(typeof value === "number" || typeof value === "string" ? value : Number.NaN)
-
-// Dead letters are listed as stored: a `Malformed` letter's fields may not hold what their types say.
-const toDeadLetter = (row: DeadRow): DeadLetter.DeadLetter => ({
-  id: row.id,
-  topic: row.topic,
-  key: row.key,
-  payload: row.payload,
-  headers: (row.headers ?? {}) as DeadLetter.DeadLetter["headers"], // as stored; see the comment above
-  attempts: row.attempts,
-  lostClaims: row.lost_claims,
-  createdAt: asDate(row.created_at),
-  availableAt: asDate(row.available_at),
-  reason: row.reason,
-  lastError: row.last_error,
-  deadAt: row.dead_at,
-  parksKey: row.parks_key
-})
 
 class Explained extends Data.TaggedError("Explained")<{ readonly plan: ReadonlyArray<{ "QUERY PLAN": string }> }> {}
 
@@ -152,31 +116,17 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
   const outbox = sql(tables.outbox)
   const dead = sql(tables.deadLetters)
   const retainSent = options.retainSent === undefined ? undefined : Duration.decode(options.retainSent)
+  const target = { sql, tables, retainSent }
   // Distinguishes this store's claims in `locked_by`, for people reading the table.
   const instance = (yield* Random.nextInt).toString(36).replace("-", "")
   let claims = 0
   const nextToken = () => `${instance}-${++claims}`
   const refreshStatistics = Statistics.make(sql, tables, yield* Effect.scope)
 
-  const deadFilter = (filter: DeadLetter.Filter) =>
-    sql.and([
-      filter.topic === undefined ? sql`true` : sql`topic = ${filter.topic}`,
-      filter.reason === undefined ? sql`true` : sql`reason = ${filter.reason}`,
-      filter.ids === undefined ? sql`true` : sql`id = ANY(${filter.ids}::bigint[])`,
-      filter.olderThan === undefined
-        ? sql`true`
-        : sql`dead_at <= now() - ${millis(filter.olderThan)} * interval '1 millisecond'`
-    ])
-
-  const selectDeadIds = (filter: DeadLetter.Filter) =>
-    sql`SELECT id FROM ${dead} WHERE ${deadFilter(filter)} ORDER BY id ${
-      filter.limit === undefined ? sql`` : sql`LIMIT ${filter.limit}`
-    }`
-
   const complete = (token: string, completions: ReadonlyArray<Parameters<OutboxStore["Type"]["complete"]>[1][number]>) =>
     Effect.gen(function*() {
       if (completions.length === 0) return { completed: [], fenced: [] } satisfies CompleteReport
-      const rows = yield* completeStatement(sql, tables, retainSent, token, completions).withoutTransform
+      const rows = yield* completeStatement(target, token, completions).withoutTransform
       const done = new Set(rows.map((row) => row.id))
       const completed: Array<string> = []
       const fenced: Array<string> = []
@@ -270,7 +220,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
         const started = yield* Clock.currentTimeMillis
         const rows = yield* claimStatement(sql, tables, token, claimOptions, {
           ids: acks.ids,
-          rows: ackRows(sql, tables, retainSent, acks.token, acks.ids)
+          rows: ackRows(target, acks.token, acks.ids)
         }).withoutTransform
         if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
         const acked = new Set(rows[0]?.acked_ids as ReadonlyArray<string> | undefined)
@@ -317,53 +267,7 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
           refail("unsettled")
         ),
 
-    deadLetters: {
-      list: (filter) =>
-        sql<DeadRow>`SELECT * FROM ${dead} WHERE id IN (${selectDeadIds(filter)}) ORDER BY id`.withoutTransform.pipe(
-          Effect.map((rows) => rows.map(toDeadLetter)),
-          refail("deadLetters.list")
-        ),
-      replay: (filter) =>
-        sql<{ count: string | number }>`
-          WITH moved AS (
-            DELETE FROM ${dead} WHERE id IN (${selectDeadIds(filter)})
-            RETURNING id, topic, key, payload, headers, created_at
-          ),
-          restored AS (
-            INSERT INTO ${outbox} (id, topic, key, payload, headers, attempts, created_at, available_at)
-            SELECT id, topic, key, payload, headers, 0, created_at, now() FROM moved
-            RETURNING id
-          )
-          SELECT count(*) AS count FROM restored, (SELECT pg_notify(${tables.channel}, 'replay')) AS wake`
-          .withoutTransform.pipe(
-            Effect.map((rows) => Number(rows[0]?.count ?? 0)),
-            refail("deadLetters.replay")
-          ),
-      purge: (filter) =>
-        sql<{ count: string | number }>`
-          WITH purged AS (DELETE FROM ${dead} WHERE id IN (${selectDeadIds(filter)}) RETURNING 1)
-          SELECT count(*) AS count FROM purged`.withoutTransform.pipe(
-          Effect.map((rows) => Number(rows[0]?.count ?? 0)),
-          refail("deadLetters.purge")
-        ),
-      parkedKeys: (parkedOptions) =>
-        sql<DeadRow & { readonly key: string }>`
-          SELECT * FROM ${dead} WHERE parks_key ORDER BY id ${
-          parkedOptions?.limit === undefined ? sql`` : sql`LIMIT ${parkedOptions.limit}`
-        }`.withoutTransform.pipe(
-          Effect.map((rows) =>
-            rows.map((row): DeadLetter.ParkedKey => ({
-              key: row.key,
-              messageId: row.id,
-              topic: row.topic,
-              reason: row.reason,
-              lastError: row.last_error,
-              since: row.dead_at
-            }))
-          ),
-          refail("deadLetters.parkedKeys")
-        )
-    },
+    deadLetters: DeadLetterSql.make(sql, tables),
 
     stats: sql<{
       pending: string | number

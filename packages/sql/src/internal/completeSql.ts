@@ -9,27 +9,23 @@ import type { Completion } from "@effect-outbox/core/OutboxStore"
 import { maxCount, millis } from "./claimSql.js"
 import type * as Tables from "./tables.js"
 
+/** Where completions are written: the store's client and tables, and whether it keeps sent rows. */
+export interface Target {
+  readonly sql: SqlClient.SqlClient
+  readonly tables: Tables.Tables
+  readonly retainSent: Duration.Duration | undefined
+}
+
 /** Acks the ids still leased under `token`: delete them, or mark them sent where sent rows are retained. */
-export const ackRows = (
-  sql: SqlClient.SqlClient,
-  tables: Tables.Tables,
-  retainSent: Duration.Duration | undefined,
-  token: string,
-  ids: ReadonlyArray<string>
-) =>
+export const ackRows = ({ retainSent, sql, tables }: Target, token: string, ids: ReadonlyArray<string>) =>
   retainSent === undefined
     ? sql<{ readonly id: string }>`DELETE FROM ${sql(tables.outbox)} WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`
     : sql<{ readonly id: string }>`UPDATE ${sql(tables.outbox)} SET sent_at = now(), locked_by = NULL, locked_until = NULL
           WHERE id = ANY(${ids}::bigint[]) AND locked_by = ${token} RETURNING id`
 
 /** The statement settling `completions` under `token`; it returns the ids it settled (the rest were fenced). */
-export const completeStatement = (
-  sql: SqlClient.SqlClient,
-  tables: Tables.Tables,
-  retainSent: Duration.Duration | undefined,
-  token: string,
-  completions: ReadonlyArray<Completion>
-) => {
+export const completeStatement = (target: Target, token: string, completions: ReadonlyArray<Completion>) => {
+  const { retainSent, sql, tables } = target
   const ids: Array<string> = []
   const kinds: Array<string> = []
   const delays: Array<number> = []
@@ -45,7 +41,7 @@ export const completeStatement = (
     parks.push(completion._tag === "DeadLetter" && completion.parkKey === true)
   }
   // The common case, a batch all delivered, is the ack alone.
-  if (kinds.every((kind) => kind === "Ack")) return ackRows(sql, tables, retainSent, token, ids)
+  if (kinds.every((kind) => kind === "Ack")) return ackRows(target, token, ids)
   const outbox = sql(tables.outbox)
   return sql<{ readonly id: string }>`
     WITH input AS (

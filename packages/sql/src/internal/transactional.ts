@@ -211,7 +211,7 @@ export const make = (deps: Deps): TransactionalClaims => ({
         const statements = deps.retainSent === undefined
           ? writeBack(deps, options, claim.messages, new Map(rows.map((row) => [row.id ?? "", row])), completions)
           : [
-            completeStatement(deps.sql, deps.tables, deps.retainSent, token, completions),
+            completeStatement(deps, token, completions),
             ...(completions.some((completion) => completion._tag === "Retry") ? [notifyRetry(deps)] : [])
           ]
         for (const statement of statements) yield* run(statement)
