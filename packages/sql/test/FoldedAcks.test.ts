@@ -2,7 +2,7 @@ import { Leadership, OutboxStore, Relay, Sender } from "@effect-outbox/core"
 import { RecordingSender } from "@effect-outbox/core/testing"
 import { SqlOutboxStore } from "@effect-outbox/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Ref } from "effect"
+import { Context, Deferred, Effect, Fiber, Ref } from "effect"
 import { eventually } from "@effect-outbox/test-support/Eventually"
 import { drained, migratedSchema, pgLayer, seed, storeOn } from "./postgres.js"
 
@@ -10,6 +10,24 @@ import { drained, migratedSchema, pgLayer, seed, storeOn } from "./postgres.js"
 // (`ackAndClaim`): these tests show that the acks held between two claims are
 // neither lost nor doubled, however the relay stops.
 const TestSql = pgLayer("effect-outbox-folded-acks-test", 4)
+
+/** A lease-mode relay in batches of 10 on `schema`, forked in the test's scope. */
+const relayOn = (
+  schema: string,
+  name: string,
+  sender: Sender.Sender["Type"],
+  extra: { readonly observer?: Relay.RelayObserver["Type"]; readonly leadership?: Leadership.Leadership["Type"] } = {}
+) => {
+  let services = Context.make(Sender.Sender, sender)
+  if (extra.observer !== undefined) services = Context.add(services, Relay.RelayObserver, extra.observer)
+  if (extra.leadership !== undefined) services = Context.add(services, Leadership.Leadership, extra.leadership)
+  return Effect.forkScoped(
+    Relay.run({ batchSize: 10, pollInterval: "50 millis" }).pipe(
+      Effect.provide(storeOn(schema, name)),
+      Effect.provide(services)
+    )
+  )
+}
 
 const storeIn = (schema: string) => OutboxStore.OutboxStore.pipe(Effect.provide(SqlOutboxStore.layer({ schema, migrate: false })))
 
@@ -21,13 +39,7 @@ describe("Folded acks on Postgres", () => {
       const recorder = yield* RecordingSender.make()
       const reported = yield* Ref.make(0)
       const observer = Relay.RelayObserver.of({ onBatch: (summary) => Ref.update(reported, (n) => n + summary.sent) })
-      yield* Effect.forkScoped(
-        Relay.run({ batchSize: 10, pollInterval: "50 millis" }).pipe(
-          Effect.provideService(Sender.Sender, recorder.sender),
-          Effect.provideService(Relay.RelayObserver, observer),
-          Effect.provide(storeOn(schema, `${schema}-relay`))
-        )
-      )
+      yield* relayOn(schema, `${schema}-relay`, recorder.sender, { observer })
       yield* drained(schema)
       const ids = (yield* recorder.attempts).map((attempt) => attempt.message.id)
       expect(ids).toHaveLength(1_000)
@@ -50,12 +62,7 @@ describe("Folded acks on Postgres", () => {
               Effect.flatMap((n) => n >= 100 ? Deferred.succeed(enough, undefined) : Effect.void)
             ))
       })
-      const relay = yield* Effect.forkScoped(
-        Relay.run({ batchSize: 10, pollInterval: "50 millis" }).pipe(
-          Effect.provideService(Sender.Sender, sender),
-          Effect.provide(storeOn(schema, `${schema}-stopped`))
-        )
-      )
+      const relay = yield* relayOn(schema, `${schema}-stopped`, sender)
       yield* Deferred.await(enough)
       yield* Fiber.interrupt(relay)
       const sent = (yield* recorder.attempts).map((attempt) => attempt.message.id)
@@ -79,13 +86,7 @@ describe("Folded acks on Postgres", () => {
           Effect.tap(recorder.sender.send(batch), () =>
             Effect.flatMap(recorder.attempts, (attempts) => attempts.length >= 100 ? Ref.set(leading, false) : Effect.void))
       })
-      yield* Effect.forkScoped(
-        Relay.run({ batchSize: 10, pollInterval: "50 millis" }).pipe(
-          Effect.provideService(Sender.Sender, sender),
-          Effect.provideService(Leadership.Leadership, { isLeader: Ref.get(leading) }),
-          Effect.provide(storeOn(schema, `${schema}-follower`))
-        )
-      )
+      yield* relayOn(schema, `${schema}-follower`, sender, { leadership: { isLeader: Ref.get(leading) } })
       const store = yield* storeIn(schema)
       yield* eventually("the relay to stand by", Effect.map(recorder.attempts, (attempts) => attempts.length >= 100))
       // Well inside the 30 s lease: only a settled batch explains it.
