@@ -26,12 +26,14 @@
  *
  * @since 0.1.0
  */
+import * as BrokerUrl from "@effect-outbox/core/BrokerUrl"
 import type * as Reconnect from "@effect-outbox/core/Reconnect"
 import * as Redact from "@effect-outbox/core/Redact"
 import { Sender } from "@effect-outbox/core/Sender"
 import * as SupervisedSender from "@effect-outbox/core/SupervisedSender"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -114,13 +116,9 @@ const isExchangeType = (type: string): type is ExchangeType => exchangeTypes.inc
  */
 export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Options, InvalidUrl> =>
   Effect.gen(function*() {
-    const text = Redacted.value(url)
-    if (!URL.canParse(text)) return yield* new InvalidUrl({ problem: "it is not a URL" })
-    const parsed = new URL(text)
-    if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
-      return yield* new InvalidUrl({ problem: `the scheme must be amqp: or amqps:, not ${parsed.protocol}` })
-    }
-    if (parsed.hostname === "") return yield* new InvalidUrl({ problem: "it has no host" })
+    const parsed = yield* BrokerUrl.parse(Redacted.value(url), ["amqp:", "amqps:"]).pipe(
+      Either.mapLeft((problem) => new InvalidUrl({ problem }))
+    )
     const exchange = parsed.searchParams.get("exchange") ?? defaultExchange
     const declare = parsed.searchParams.get("declareExchange")
     if (declare !== null && !isExchangeType(declare)) {

@@ -74,38 +74,22 @@ export const run = async (quick: boolean): Promise<Array<Figure>> => {
     medians.set(cell, m)
     const label = `batch ${batchSize}, ${relays} relay${relays === 1 ? "" : "s"}, ${total} msgs, median of ${rounds}`
     const spread = (values: ReadonlyArray<number>) => `rounds ${values.map((v) => v.toFixed(0)).join(" / ")}`
-    const versusFloor = (value: number) => ({ name: "two-step floor", value: m.floor, ratio: ratio(value, m.floor) })
+    /** A contender's median in this cell, as a ratio to the two-step floor. */
+    const versusTwoStepFloor = (contender: Exclude<Contender, "floor">, name: string, target?: string): Figure => ({
+      id: `throughput.${contender}.${cell}`,
+      group: "throughput",
+      name: `${name} (${label})`,
+      value: m[contender],
+      unit: "msg/s",
+      versus: { name: "two-step floor", value: m.floor, ratio: ratio(m[contender], m.floor) },
+      target,
+      note: spread(rates[contender])
+    })
     figures.push(
       { id: `throughput.floor.${cell}`, group: "throughput", name: `floor: two-step pg loop (${label})`, value: m.floor, unit: "msg/s", note: spread(rates.floor) },
-      {
-        id: `throughput.floor-transactional.${cell}`,
-        group: "throughput",
-        name: `floor: transactional pg loop, BEGIN/DELETE…RETURNING/COMMIT (${label})`,
-        value: m["floor-transactional"],
-        unit: "msg/s",
-        versus: versusFloor(m["floor-transactional"]),
-        note: spread(rates["floor-transactional"])
-      },
-      {
-        id: `throughput.lease.${cell}`,
-        group: "throughput",
-        name: `relay, lease mode (${label})`,
-        value: m.lease,
-        unit: "msg/s",
-        versus: versusFloor(m.lease),
-        target: relays === 1 ? (batchSize === 100 ? "≥ 0.8×" : "≥ 0.7×") : undefined,
-        note: spread(rates.lease)
-      },
-      {
-        id: `throughput.transactional.${cell}`,
-        group: "throughput",
-        name: `relay, transactional mode (${label})`,
-        value: m.transactional,
-        unit: "msg/s",
-        versus: versusFloor(m.transactional),
-        target: batchSize === 100 && relays === 1 ? "≥ 1.3×" : undefined,
-        note: spread(rates.transactional)
-      },
+      versusTwoStepFloor("floor-transactional", "floor: transactional pg loop, BEGIN/DELETE…RETURNING/COMMIT"),
+      versusTwoStepFloor("lease", "relay, lease mode", relays === 1 ? (batchSize === 100 ? "≥ 0.8×" : "≥ 0.7×") : undefined),
+      versusTwoStepFloor("transactional", "relay, transactional mode", batchSize === 100 && relays === 1 ? "≥ 1.3×" : undefined),
       {
         id: `throughput.transactional-vs-own-floor.${cell}`,
         group: "throughput",

@@ -16,6 +16,17 @@ export interface Proxy {
   readonly close: () => Promise<void>
 }
 
+/** One proxied connection: the relay's socket and the one to Postgres. */
+type Connection = readonly [client: Socket, upstream: Socket]
+
+// Ends both sides at once: `reset` is what both ends see on a network failure.
+const end = (connection: Connection, how: "destroy" | "reset") => {
+  for (const socket of connection) {
+    if (how === "reset") socket.resetAndDestroy()
+    else socket.destroy()
+  }
+}
+
 // Forwards from one socket to the other `latencyMs` later; timers of equal delay fire in order.
 const forward = (from: Socket, to: Socket, latencyMs: number) => {
   from.on("data", (chunk: Buffer) => {
@@ -27,19 +38,19 @@ const forward = (from: Socket, to: Socket, latencyMs: number) => {
 /** Listens on a free port and forwards to `upstreamPort` on 127.0.0.1. */
 export const start = (upstreamPort: number, options: { readonly latencyMs: number; readonly prng: Prng }): Promise<Proxy> =>
   new Promise((resolve, reject) => {
-    const live = new Set<readonly [Socket, Socket]>()
+    const live = new Set<Connection>()
     let cuts = 0
     const server = createServer((client) => {
       const upstream = createConnection({ host: "127.0.0.1", port: upstreamPort })
-      const pair = [client, upstream] as const
-      live.add(pair)
-      const close = () => {
-        live.delete(pair)
-        client.destroy()
-        upstream.destroy()
+      const connection: Connection = [client, upstream]
+      live.add(connection)
+      // Either side going (closed or failed) takes the other with it.
+      const gone = () => {
+        live.delete(connection)
+        end(connection, "destroy")
       }
-      client.on("error", close).on("close", close)
-      upstream.on("error", close).on("close", close)
+      client.on("error", gone).on("close", gone)
+      upstream.on("error", gone).on("close", gone)
       forward(client, upstream, options.latencyMs)
       forward(upstream, client, options.latencyMs)
     })
@@ -51,20 +62,16 @@ export const start = (upstreamPort: number, options: { readonly latencyMs: numbe
         port,
         cuts: () => cuts,
         cutOne: () => {
-          const pair = options.prng.pick([...live])
-          if (pair === undefined) return false
+          const connection = options.prng.pick([...live])
+          if (connection === undefined) return false
           cuts++
-          live.delete(pair)
-          pair[0].resetAndDestroy()
-          pair[1].resetAndDestroy()
+          live.delete(connection)
+          end(connection, "reset")
           return true
         },
         close: () =>
           new Promise((done) => {
-            for (const [client, upstream] of live) {
-              client.destroy()
-              upstream.destroy()
-            }
+            for (const connection of live) end(connection, "destroy")
             server.close(() => done())
           })
       })

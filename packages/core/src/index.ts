@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as BrokerUrl from "./BrokerUrl.js"
 export * as ConfirmedSend from "./ConfirmedSend.js"
 export * as DeadLetter from "./DeadLetter.js"
 export * as DurationText from "./DurationText.js"

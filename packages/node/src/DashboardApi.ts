@@ -107,14 +107,32 @@ const isNarrowed = (filter: OutboxInsight.DeadLetterFilter) =>
 
 const states: ReadonlyArray<OutboxInsight.WaitingState> = ["due", "inFlight", "retrying", "delayed"]
 
+const waitingFilterNames = ["topic", "key", "state"] as const
+
+const waitingFilter = (params: Params) =>
+  Either.gen(function*() {
+    const stateText = yield* text(params, "state")
+    const state = states.find((candidate) => candidate === stateText)
+    if (stateText !== undefined && state === undefined) {
+      return yield* invalid("state", `expected one of ${states.join(", ")}`)
+    }
+    return { topic: yield* text(params, "topic"), key: yield* text(params, "key"), state }
+  })
+
 /** Parses the query string with `parse` (400 naming a bad parameter), then answers with `use`. */
 const withParams = AdminAnswers.withParsed("A dashboard request")
 
-/** Answers the item named by the `:id` path parameter, or 404 with `missing`. */
-const byId = (find: (id: string) => Effect.Effect<unknown, OutboxStore.OutboxStoreError>, missing: string) =>
-  withParams(() => Either.right(undefined), () =>
-    Effect.flatMap(HttpRouter.params, (params) =>
-      Effect.map(find(params["id"] ?? ""), (found) => (found === null ? problem(404, missing) : json(found)))))
+type Insight = Context.Tag.Service<OutboxInsight.OutboxInsight>
+
+/** Answers the message `find` finds by the `:id` path parameter, or 404 with `missing`. */
+const byId = (
+  find: (insight: Insight, id: string) => Effect.Effect<unknown, OutboxStore.OutboxStoreError>,
+  missing: string
+) =>
+  needs(OutboxInsight.OutboxInsight, (insight) =>
+    withParams(() => Either.right(undefined), () =>
+      Effect.flatMap(HttpRouter.params, (params) =>
+        Effect.map(find(insight, params["id"] ?? ""), (found) => (found === null ? problem(404, missing) : json(found))))))
 
 /** Runs `use` with one of the dashboard's services: 404 when this process serves no dashboard, 503 until the outbox is open. */
 const needs = <I extends Dashboard.Services, S, R>(
@@ -135,10 +153,32 @@ const reasonOf = (report: Health.Readiness): string => {
   return failing === undefined ? report.checks.progress.detail : failing.detail
 }
 
+/**
+ * A keyset page of `OutboxInsight`: the query takes the filter's `names`
+ * (parsed by `filter`), `after` and `limit` (at most 500), and nothing else.
+ */
+const keysetPage = <F, A>(
+  names: ReadonlyArray<string>,
+  filter: (params: Params) => Parsed<F>,
+  list: (
+    insight: Insight,
+    query: F & { readonly after: string | undefined; readonly limit: number }
+  ) => Effect.Effect<A, OutboxStore.OutboxStoreError>
+) =>
+  needs(OutboxInsight.OutboxInsight, (insight) =>
+    withParams(
+      (params) =>
+        Either.gen(function*() {
+          yield* refuseUnknown(params, [...names, "after", "limit"])
+          return { ...(yield* filter(params)), after: yield* id(params, "after"), limit: yield* limit(params, 500) }
+        }),
+      (query) => Effect.map(list(insight, query), (page) => json(page))
+    ))
+
 /** Replays or purges matching letters a keyset chunk at a time, through the store (which keeps its semantics). */
 const act = (
   action: "replay" | "purge",
-  insight: Context.Tag.Service<OutboxInsight.OutboxInsight>,
+  insight: Insight,
   filter: OutboxInsight.DeadLetterFilter
 ) =>
   Effect.gen(function*() {
@@ -212,50 +252,18 @@ export const router = (
       read(needs(RelayRegistry.RelayRegistry, (registry) =>
         withParams((params) => refuseUnknown(params, []), () => Effect.map(registry.list, (relays) => json({ relays }))))))
     ,
-    HttpRouter.get(
-      "/admin/messages",
-      read(needs(OutboxInsight.OutboxInsight, (insight) =>
-        withParams(
-          (params) =>
-            Either.gen(function*() {
-              yield* refuseUnknown(params, ["topic", "key", "state", "after", "limit"])
-              const stateText = yield* text(params, "state")
-              const state = states.find((candidate) => candidate === stateText)
-              if (stateText !== undefined && state === undefined) {
-                return yield* invalid("state", `expected one of ${states.join(", ")}`)
-              }
-              return {
-                topic: yield* text(params, "topic"),
-                key: yield* text(params, "key"),
-                state,
-                after: yield* id(params, "after"),
-                limit: yield* limit(params, 500)
-              }
-            }),
-          (filter) => Effect.map(insight.waiting(filter), (page) => json(page))
-        )))
-    ),
+    HttpRouter.get("/admin/messages", read(keysetPage(waitingFilterNames, waitingFilter, (insight, filter) => insight.waiting(filter)))),
     HttpRouter.get(
       "/admin/messages/:id",
-      read(needs(OutboxInsight.OutboxInsight, (insight) =>
-        byId(insight.message, "no such waiting message (it may have been delivered)")))
+      read(byId((insight, id) => insight.message(id), "no such waiting message (it may have been delivered)"))
     ),
     HttpRouter.get(
       "/admin/dead-letters/search",
-      read(needs(OutboxInsight.OutboxInsight, (insight) =>
-        withParams(
-          (params) =>
-            Either.gen(function*() {
-              yield* refuseUnknown(params, [...deadLetterFilterNames, "after", "limit"])
-              return { ...(yield* deadLetterFilter(params)), after: yield* id(params, "after"), limit: yield* limit(params, 500) }
-            }),
-          (filter) => Effect.map(insight.deadLetters(filter), (page) => json(page))
-        )))
+      read(keysetPage(deadLetterFilterNames, deadLetterFilter, (insight, filter) => insight.deadLetters(filter)))
     ),
     HttpRouter.get(
       "/admin/dead-letters/:id",
-      read(needs(OutboxInsight.OutboxInsight, (insight) =>
-        byId(insight.deadLetter, "no such dead letter (it may have been replayed or purged)")))
+      read(byId((insight, id) => insight.deadLetter(id), "no such dead letter (it may have been replayed or purged)"))
     ),
     HttpRouter.post("/admin/dead-letters/search/replay", write(bulk("replay"))),
     HttpRouter.post("/admin/dead-letters/search/purge", write(bulk("purge")))

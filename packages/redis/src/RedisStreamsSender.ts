@@ -30,12 +30,14 @@
  *
  * @since 0.1.0
  */
+import * as BrokerUrl from "@effect-outbox/core/BrokerUrl"
 import type * as Reconnect from "@effect-outbox/core/Reconnect"
 import { Sender } from "@effect-outbox/core/Sender"
 import * as SupervisedSender from "@effect-outbox/core/SupervisedSender"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -172,13 +174,9 @@ const integerParam = (name: string, text: string, min: number) => {
  */
 export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Options, InvalidUrl> =>
   Effect.gen(function*() {
-    const text = Redacted.value(url)
-    if (!URL.canParse(text)) return yield* new InvalidUrl({ problem: "it is not a URL" })
-    const parsed = new URL(text)
-    if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-      return yield* new InvalidUrl({ problem: `the scheme must be redis: or rediss:, not ${parsed.protocol}` })
-    }
-    if (parsed.hostname === "") return yield* new InvalidUrl({ problem: "it has no host" })
+    const parsed = yield* BrokerUrl.parse(Redacted.value(url), ["redis:", "rediss:"]).pipe(
+      Either.mapLeft((problem) => new InvalidUrl({ problem }))
+    )
     const path = parsed.pathname.replace(/^\//, "")
     const db = path === "" ? 0 : yield* integerParam("the database (the URL's path)", path, 0)
     const query = parsed.searchParams

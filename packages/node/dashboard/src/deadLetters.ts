@@ -1,7 +1,7 @@
 // Dead letters: filter, page, inspect, and replay or purge one, a selection,
 // or everything a filter matches (after a dry run shows how many).
 import { call } from "./api.js"
-import { ago, h, number, replace } from "./dom.js"
+import { ago, form, h, number, replace, showTable } from "./dom.js"
 import type { DeadLetterRow, MessageDetail, Page } from "./types.js"
 import { confirmDialog, detailPanel, explain, field, Pager, say } from "./widgets.js"
 
@@ -108,43 +108,30 @@ export const makeDeadLetters = (onChange: () => void) => {
 
   const renderRows = (page: Page<DeadLetterRow>) => {
     pager.next = page.next
-    if (page.items.length === 0) {
-      replace(table, h("p", { class: "empty" }, "No dead letter matches."), pager.controls(() => void load()))
-      return
-    }
-    replace(
-      table,
-      h(
-        "table",
-        {},
-        h("thead", {}, h("tr", {}, ["", "Id", "Topic", "Key", "Reason", "Attempts", "Died", "Last error"].map((name) => h("th", {}, name)))),
-        h(
-          "tbody",
-          {},
-          page.items.map((letter) => {
-            const box = h("input", { type: "checkbox", "aria-label": `select ${letter.id}`, checked: selected.has(letter.id) })
-            box.addEventListener("change", () => {
-              if (box.checked) selected.add(letter.id)
-              else selected.delete(letter.id)
-              renderSelection()
-            })
-            return h(
-              "tr",
-              { "data-id": letter.id, class: "clickable" },
-              h("td", {}, box),
-              h("td", { class: "mono" }, h("button", { type: "button", class: "link", onclick: () => void open(letter.id) }, letter.id)),
-              h("td", {}, letter.topic),
-              h("td", {}, letter.key ?? "—", letter.parksKey ? h("span", { class: "tag", title: "its key is parked behind it" }, "parks key") : null),
-              h("td", {}, letter.reason),
-              h("td", {}, String(letter.attempts)),
-              h("td", { title: letter.deadAt }, ago(letter.deadAt)),
-              h("td", { class: "error-cell" }, letter.lastError)
-            )
-          })
+    showTable(table, {
+      headings: ["", "Id", "Topic", "Key", "Reason", "Attempts", "Died", "Last error"],
+      rows: page.items.map((letter) => {
+        const box = h("input", { type: "checkbox", "aria-label": `select ${letter.id}`, checked: selected.has(letter.id) })
+        box.addEventListener("change", () => {
+          if (box.checked) selected.add(letter.id)
+          else selected.delete(letter.id)
+          renderSelection()
+        })
+        return h(
+          "tr",
+          { "data-id": letter.id, class: "clickable" },
+          h("td", {}, box),
+          h("td", { class: "mono" }, h("button", { type: "button", class: "link", onclick: () => void open(letter.id) }, letter.id)),
+          h("td", {}, letter.topic),
+          h("td", {}, letter.key ?? "—", letter.parksKey ? h("span", { class: "tag", title: "its key is parked behind it" }, "parks key") : null),
+          h("td", {}, letter.reason),
+          h("td", {}, String(letter.attempts)),
+          h("td", { title: letter.deadAt }, ago(letter.deadAt)),
+          h("td", { class: "error-cell" }, letter.lastError)
         )
-      ),
-      pager.controls(() => void load())
-    )
+      }),
+      whenEmpty: "No dead letter matches."
+    }, pager.controls(() => void load()))
   }
 
   const load = async () => {
@@ -156,17 +143,12 @@ export const makeDeadLetters = (onChange: () => void) => {
     }
   }
 
-  const form = h(
-    "form",
-    {
-      class: "filters",
-      "data-testid": "dead-letter-filters",
-      onsubmit: (event: Event) => {
-        event.preventDefault()
-        pager.reset()
-        selected.clear()
-        void load()
-      }
+  const filters = form(
+    { class: "filters", "data-testid": "dead-letter-filters" },
+    () => {
+      pager.reset()
+      selected.clear()
+      void load()
     },
     field("Topic", topic),
     field("Reason", reason),
@@ -177,6 +159,6 @@ export const makeDeadLetters = (onChange: () => void) => {
     h("button", { type: "submit", "data-testid": "apply-filters" }, "Apply")
   )
 
-  const element = h("div", { class: "view" }, h("section", { class: "panel" }, h("h2", {}, "Dead letters"), form, selection, table), detail)
+  const element = h("div", { class: "view" }, h("section", { class: "panel" }, h("h2", {}, "Dead letters"), filters, selection, table), detail)
   return { element, refresh: load }
 }

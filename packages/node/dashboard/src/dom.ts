@@ -31,6 +31,34 @@ const append = (parent: Node, children: ReadonlyArray<Child | ReadonlyArray<Chil
   }
 }
 
+/**
+ * Shows a list in `target`: a table with a header row of `headings` over
+ * `rows`, or the line `whenEmpty` when there are no rows; `after` follows
+ * either (the pager).
+ */
+export const showTable = (
+  target: Element,
+  list: { readonly headings: ReadonlyArray<string>; readonly rows: ReadonlyArray<HTMLTableRowElement>; readonly whenEmpty: string },
+  ...after: ReadonlyArray<Node>
+) =>
+  replace(
+    target,
+    list.rows.length === 0
+      ? h("p", { class: "empty" }, list.whenEmpty)
+      : h("table", {}, h("thead", {}, h("tr", {}, list.headings.map((name) => h("th", {}, name)))), h("tbody", {}, list.rows)),
+    after
+  )
+
+/** A form that stays on the page: submitting it calls `onSubmit` instead of loading another page. */
+export const form = (attributes: Attributes, onSubmit: () => void, ...children: ReadonlyArray<Child | ReadonlyArray<Child>>) =>
+  h("form", {
+    ...attributes,
+    onsubmit: (event: Event) => {
+      event.preventDefault()
+      onSubmit()
+    }
+  }, ...children)
+
 /** Replaces an element's children. */
 export const replace = (parent: Element, ...children: ReadonlyArray<Child | ReadonlyArray<Child>>) => {
   parent.replaceChildren()

@@ -4,7 +4,7 @@
 import "./style.css"
 import { ApiError, call, hasToken, setToken, whenUnauthorized } from "./api.js"
 import { makeDeadLetters } from "./deadLetters.js"
-import { h, replace } from "./dom.js"
+import { form, h, replace } from "./dom.js"
 import { makeOverview } from "./overview.js"
 import { makeParkedKeys } from "./parkedKeys.js"
 import { makeWaiting } from "./waiting.js"
@@ -18,28 +18,23 @@ let started = false
 const gate = (problem?: string) => {
   const input = h("input", { type: "password", name: "token", autocomplete: "off", placeholder: "OUTBOX_ADMIN_TOKEN", "data-testid": "token" })
   const error = h("p", { class: "error", "data-testid": "token-error" }, problem ?? "")
-  const form = h(
-    "form",
-    {
-      class: "gate",
-      "data-testid": "token-form",
-      onsubmit: (event: Event) => {
-        event.preventDefault()
-        const value = input.value.trim()
-        if (value === "") return
-        setToken(value)
-        call("/admin/overview").then(
-          () => start(),
-          (failure: unknown) => {
-            setToken(null)
-            error.textContent = failure instanceof ApiError && failure.status === 401
-              ? "That token was refused."
-              : failure instanceof Error
-              ? failure.message
-              : String(failure)
-          }
-        )
-      }
+  const signIn = form(
+    { class: "gate", "data-testid": "token-form" },
+    () => {
+      const value = input.value.trim()
+      if (value === "") return
+      setToken(value)
+      call("/admin/overview").then(
+        () => start(),
+        (failure: unknown) => {
+          setToken(null)
+          error.textContent = failure instanceof ApiError && failure.status === 401
+            ? "That token was refused."
+            : failure instanceof Error
+            ? failure.message
+            : String(failure)
+        }
+      )
     },
     h("h1", {}, "Outbox dashboard"),
     h("p", {}, "Enter the runner's admin token (OUTBOX_ADMIN_TOKEN), or its read-only token. It is kept in this tab only, and sent to this runner only."),
@@ -47,7 +42,7 @@ const gate = (problem?: string) => {
     h("button", { type: "submit", "data-testid": "token-submit" }, "Open"),
     error
   )
-  replace(root, form)
+  replace(root, signIn)
   input.focus()
 }
 

@@ -2,7 +2,7 @@
 import uPlot from "uplot"
 import "uplot/dist/uPlot.min.css"
 import { call } from "./api.js"
-import { age, ago, h, number, replace } from "./dom.js"
+import { age, ago, h, number, replace, showTable } from "./dom.js"
 import type { Count, OverviewResponse, Relay, SeriesResponse } from "./types.js"
 import { explain, say } from "./widgets.js"
 
@@ -84,45 +84,29 @@ export const makeOverview = () => {
   }
 
   const renderRelays = (list: ReadonlyArray<Relay>) => {
-    if (list.length === 0) {
-      replace(relays, h("p", { class: "empty" }, "No relay has announced itself on this outbox in the last minute."))
-      return
-    }
-    replace(
-      relays,
-      h(
-        "table",
-        {},
+    showTable(relays, {
+      headings: ["Relay", "Host", "PID", "State", "Claim", "Batch", "Concurrency", "Ordered", "Last batch", "Sent", "Retried", "Dead", "Last seen"],
+      rows: list.map((relay) =>
         h(
-          "thead",
-          {},
-          h("tr", {}, ["Relay", "Host", "PID", "State", "Claim", "Batch", "Concurrency", "Ordered", "Last batch", "Sent", "Retried", "Dead", "Last seen"].map((name) => h("th", {}, name)))
-        ),
-        h(
-          "tbody",
-          {},
-          list.map((relay) =>
-            h(
-              "tr",
-              { class: relay.lastSeenSecondsAgo > 20 ? "stale" : "" },
-              h("td", { class: "mono" }, relay.relayId),
-              h("td", {}, relay.host),
-              h("td", {}, String(relay.pid)),
-              h("td", {}, relay.state),
-              h("td", {}, relay.claimMode),
-              h("td", {}, String(relay.batchSize)),
-              h("td", {}, String(relay.concurrency)),
-              h("td", {}, relay.ordered),
-              h("td", {}, ago(relay.lastBatchAt)),
-              h("td", {}, number(relay.sent)),
-              h("td", {}, number(relay.retried)),
-              h("td", {}, number(relay.deadLettered)),
-              h("td", {}, `${relay.lastSeenSecondsAgo} s ago`)
-            )
-          )
+          "tr",
+          { class: relay.lastSeenSecondsAgo > 20 ? "stale" : "" },
+          h("td", { class: "mono" }, relay.relayId),
+          h("td", {}, relay.host),
+          h("td", {}, String(relay.pid)),
+          h("td", {}, relay.state),
+          h("td", {}, relay.claimMode),
+          h("td", {}, String(relay.batchSize)),
+          h("td", {}, String(relay.concurrency)),
+          h("td", {}, relay.ordered),
+          h("td", {}, ago(relay.lastBatchAt)),
+          h("td", {}, number(relay.sent)),
+          h("td", {}, number(relay.retried)),
+          h("td", {}, number(relay.deadLettered)),
+          h("td", {}, `${relay.lastSeenSecondsAgo} s ago`)
         )
-      )
-    )
+      ),
+      whenEmpty: "No relay has announced itself on this outbox in the last minute."
+    })
   }
 
   const render = (data: OverviewResponse) => {

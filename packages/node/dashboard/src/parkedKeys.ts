@@ -1,7 +1,7 @@
 // Parked keys (ordered delivery): each key waits behind a dead letter;
 // replaying the letter resumes the key from it, purging it from the next message.
 import { call } from "./api.js"
-import { ago, h, replace } from "./dom.js"
+import { ago, h, showTable } from "./dom.js"
 import type { ParkedKey } from "./types.js"
 import { confirmDialog, explain, say } from "./widgets.js"
 
@@ -30,40 +30,28 @@ export const makeParkedKeys = (onChange: () => void) => {
   const load = async () => {
     try {
       const { parkedKeys } = await call<{ parkedKeys: ReadonlyArray<ParkedKey> }>("/admin/parked-keys", { limit: 500 })
-      if (parkedKeys.length === 0) {
-        replace(table, h("p", { class: "empty" }, "No key is parked."))
-        return
-      }
-      replace(
-        table,
-        h(
-          "table",
-          {},
-          h("thead", {}, h("tr", {}, ["Key", "Topic", "Letter", "Reason", "Since", "Last error", ""].map((name) => h("th", {}, name)))),
+      showTable(table, {
+        headings: ["Key", "Topic", "Letter", "Reason", "Since", "Last error", ""],
+        rows: parkedKeys.map((parked) =>
           h(
-            "tbody",
+            "tr",
             {},
-            parkedKeys.map((parked) =>
-              h(
-                "tr",
-                {},
-                h("td", { class: "mono" }, parked.key),
-                h("td", {}, parked.topic),
-                h("td", { class: "mono" }, parked.messageId),
-                h("td", {}, parked.reason),
-                h("td", { title: parked.since }, ago(parked.since)),
-                h("td", { class: "error-cell" }, parked.lastError),
-                h(
-                  "td",
-                  { class: "actions" },
-                  h("button", { type: "button", onclick: () => void act("replay", parked) }, "Replay"),
-                  h("button", { type: "button", class: "danger", onclick: () => void act("purge", parked) }, "Purge")
-                )
-              )
+            h("td", { class: "mono" }, parked.key),
+            h("td", {}, parked.topic),
+            h("td", { class: "mono" }, parked.messageId),
+            h("td", {}, parked.reason),
+            h("td", { title: parked.since }, ago(parked.since)),
+            h("td", { class: "error-cell" }, parked.lastError),
+            h(
+              "td",
+              { class: "actions" },
+              h("button", { type: "button", onclick: () => void act("replay", parked) }, "Replay"),
+              h("button", { type: "button", class: "danger", onclick: () => void act("purge", parked) }, "Purge")
             )
           )
-        )
-      )
+        ),
+        whenEmpty: "No key is parked."
+      })
     } catch (failure) {
       say(explain(failure), "error")
     }

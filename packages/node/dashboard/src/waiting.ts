@@ -1,7 +1,7 @@
 // Messages waiting in the outbox: a keyset-paged list without payloads; a
 // message's payload is fetched only when asked for.
 import { call } from "./api.js"
-import { ago, h, replace, when } from "./dom.js"
+import { ago, form, h, replace, showTable, when } from "./dom.js"
 import type { MessageDetail, Page, WaitingMessage } from "./types.js"
 import { detailPanel, explain, field, Pager, say } from "./widgets.js"
 
@@ -43,58 +43,41 @@ export const makeWaiting = () => {
         limit: 50
       })
       pager.next = page.next
-      if (page.items.length === 0) {
-        replace(table, h("p", { class: "empty" }, "Nothing is waiting."), pager.controls(() => void load()))
-        return
-      }
-      replace(
-        table,
-        h(
-          "table",
-          {},
-          h("thead", {}, h("tr", {}, ["Id", "Topic", "Key", "State", "Attempts", "Created", "Due at", "Last error", ""].map((name) => h("th", {}, name)))),
+      showTable(table, {
+        headings: ["Id", "Topic", "Key", "State", "Attempts", "Created", "Due at", "Last error", ""],
+        rows: page.items.map((message) =>
           h(
-            "tbody",
+            "tr",
             {},
-            page.items.map((message) =>
-              h(
-                "tr",
-                {},
-                h("td", { class: "mono" }, message.id),
-                h("td", {}, message.topic),
-                h("td", {}, message.key ?? "—"),
-                h("td", {}, h("span", { class: `state ${message.state}` }, stateNames[message.state])),
-                h("td", {}, String(message.attempts)),
-                h("td", { title: message.createdAt }, ago(message.createdAt)),
-                h("td", {}, when(message.availableAt)),
-                h("td", { class: "error-cell" }, message.lastError ?? ""),
-                h("td", {}, h("button", { type: "button", onclick: () => void open(message.id) }, "Payload"))
-              )
-            )
+            h("td", { class: "mono" }, message.id),
+            h("td", {}, message.topic),
+            h("td", {}, message.key ?? "—"),
+            h("td", {}, h("span", { class: `state ${message.state}` }, stateNames[message.state])),
+            h("td", {}, String(message.attempts)),
+            h("td", { title: message.createdAt }, ago(message.createdAt)),
+            h("td", {}, when(message.availableAt)),
+            h("td", { class: "error-cell" }, message.lastError ?? ""),
+            h("td", {}, h("button", { type: "button", onclick: () => void open(message.id) }, "Payload"))
           )
         ),
-        pager.controls(() => void load())
-      )
+        whenEmpty: "Nothing is waiting."
+      }, pager.controls(() => void load()))
     } catch (failure) {
       say(explain(failure), "error")
     }
   }
 
-  const form = h(
-    "form",
-    {
-      class: "filters",
-      onsubmit: (event: Event) => {
-        event.preventDefault()
-        pager.reset()
-        void load()
-      }
+  const filters = form(
+    { class: "filters" },
+    () => {
+      pager.reset()
+      void load()
     },
     field("Topic", topic),
     field("Key", key),
     field("State", state),
     h("button", { type: "submit" }, "Apply")
   )
-  const element = h("div", { class: "view" }, h("section", { class: "panel" }, h("h2", {}, "Messages waiting"), form, table), detail)
+  const element = h("div", { class: "view" }, h("section", { class: "panel" }, h("h2", {}, "Messages waiting"), filters, table), detail)
   return { element, refresh: load }
 }
