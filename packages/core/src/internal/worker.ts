@@ -9,10 +9,11 @@
  * leased batch keeps its lease, a transactional one rolls back). A batch
  * claimed just as shutdown began is handed back untried.
  *
- * Folded acks: draining a backlog in lease mode, a full batch that was all
- * delivered is not completed on its own; its acks ride on the next claim
+ * Folded acks: in lease mode, a batch that was all delivered is not completed
+ * on its own when the next claim comes at once (the batch was full, or a
+ * wake-up came in while it was sent); its acks ride on that claim
  * (`OutboxStore.ackAndClaim`), one write per batch instead of two. A worker
- * about to wait, losing leadership or stopping settles them first.
+ * losing leadership or stopping settles them first.
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -70,12 +71,16 @@ interface WorkerState {
  * settle. The claim runs to its end whatever happens (interrupted halfway, its
  * rows would stay leased, unseen, until the lease expired); the send and the
  * completion can be interrupted, and the batch then keeps its lease.
+ *
+ * A delivered batch's acks ride on the next claim when that claim comes at
+ * once: the batch was full, or `claimNext` says a wake-up came in meanwhile.
  */
 export const leaseStep = (
   resolved: Resolved,
   state: WorkerState,
   shutdown: Shutdown,
-  foldAcks: boolean
+  foldAcks: boolean,
+  claimNext: Effect.Effect<boolean> = Effect.succeed(false)
 ): Effect.Effect<Summary, OutboxStoreError, OutboxStore | Sender> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
@@ -87,8 +92,9 @@ export const leaseStep = (
       if (isEmpty(claim)) return emptySummary
       if (shutdown.stopping) return yield* releaseClaim(claim)
       const completions = yield* restore(sendClaim(resolved, claim, true))
-      const full = claim.messages.length === resolved.config.batchSize
-      if (foldAcks && full && !shutdown.stopping && completions.every((completion) => completion._tag === "Ack")) {
+      const delivered = completions.every((completion) => completion._tag === "Ack")
+      const next = claim.messages.length === resolved.config.batchSize || (yield* claimNext)
+      if (foldAcks && delivered && next && !shutdown.stopping) {
         state.pending = { claim, acks: completions }
         return { ...emptySummary, claimed: claim.messages.length }
       }
@@ -138,9 +144,11 @@ export const worker = (context: WorkerContext) =>
     const store = yield* OutboxStore
     const state: WorkerState = { pending: undefined }
     const foldAcks = store.ackAndClaim !== undefined && resolved.ordering === undefined
-    const step = transactional === undefined
-      ? leaseStep(resolved, state, shutdown, foldAcks)
-      : transactionalStep(resolved, transactional)
+    // A wake-up that came in during the batch means the next claim comes at once.
+    const step = (round: Deferred.Deferred<void>) =>
+      transactional === undefined
+        ? leaseStep(resolved, state, shutdown, foldAcks, Deferred.isDone(round))
+        : transactionalStep(resolved, transactional)
     const stopped = Deferred.await(shutdown.signal)
     const waitFor = (round: Deferred.Deferred<void>, wait: Duration.Duration) =>
       Effect.raceAll([Deferred.await(round), Effect.sleep(wait), stopped])
@@ -158,12 +166,13 @@ export const worker = (context: WorkerContext) =>
         yield* settlePending
         return yield* waitFor(round, resolved.pollInterval)
       }
-      const summary = yield* step
+      const summary = yield* step(round)
       yield* onStep(undefined)
       // Settling a key's head makes its next message claimable, with no wake-up
       // from the store: in ordered delivery that is a reason to claim again at once.
       const freedKeys = resolved.ordering !== undefined && summary.sent + summary.deadLettered > 0
-      if (summary.claimed < resolved.config.batchSize && !freedKeys && !shutdown.stopping) {
+      const idle = summary.claimed < resolved.config.batchSize && state.pending === undefined
+      if (idle && !freedKeys && !shutdown.stopping) {
         // Idle until a wake-up, the next message's due time (a retry or a delayed
         // message, whoever wrote it), or the poll: the poll is only the fallback.
         yield* waitFor(round, DueTime.untilNext(resolved.pollInterval, yield* store.nextDue))
