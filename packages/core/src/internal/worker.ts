@@ -113,7 +113,7 @@ export const transactionalStep = (resolved: Resolved, transactional: Transaction
         attributes: { "outbox.batch_limit": resolved.config.batchSize, "outbox.claim_mode": "transactional" }
       })),
       Effect.flatMap((done) =>
-        done.claim.messages.length === 0 && (done.claim.malformed ?? []).length === 0
+        isEmpty(done.claim)
           ? Effect.succeed(emptySummary)
           : reportBatch(
             done.claim,
