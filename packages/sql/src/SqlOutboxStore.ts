@@ -19,6 +19,8 @@
  *   queue behind each other's transactions (publishers of other keys do not).
  * - `complete` is one statement for the whole batch (acks, retries, dead
  *   letters, releases as data-modifying CTEs), fenced by the claim's token.
+ * - `ackAndClaim` folds a delivered batch's acks into the next claim: one
+ *   statement (and one commit) for both.
  * - Time is the database's `now()`, so relays on different hosts agree.
  *
  * @since 0.1.0
@@ -37,13 +39,14 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { compareIds } from "@effect-outbox/core/Message"
 import {
+  type ClaimOptions,
   type CompleteReport,
   type Ordering,
   OutboxStore,
   type OutboxStoreError,
   type Stats
 } from "@effect-outbox/core/OutboxStore"
-import { claimStatement, decodeClaimed, millis } from "./internal/claimSql.js"
+import { claimStatement, decodeClaimed, type FoldedAcks, millis } from "./internal/claimSql.js"
 import { ackRows, completeStatement } from "./internal/completeSql.js"
 import * as DeadLetterSql from "./internal/deadLetterSql.js"
 import { refail } from "./internal/errors.js"
@@ -139,6 +142,17 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       return { completed, fenced } satisfies CompleteReport
     }).pipe(refail("complete"))
 
+  // One claim statement under a fresh token (acking an earlier batch in it when
+  // given); a claim that ran slow makes the store check the table's statistics.
+  const runClaim = (claimOptions: ClaimOptions, acks?: FoldedAcks) =>
+    Effect.gen(function*() {
+      const token = nextToken()
+      const started = yield* Clock.currentTimeMillis
+      const rows = yield* claimStatement(sql, tables, token, claimOptions, acks).withoutTransform
+      if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
+      return { token, rows }
+    })
+
   // The per-key lock of `append` (see the module comment); the two-int form keeps
   // it apart from single-bigint advisory locks such as leadership's.
   const lockKey = (key: string | Statement.Fragment) =>
@@ -204,34 +218,27 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
       }).pipe(refail("append")),
 
     claim: (claimOptions) =>
-      Effect.gen(function*() {
-        const token = nextToken()
-        const started = yield* Clock.currentTimeMillis
-        const rows = yield* claimStatement(sql, tables, token, claimOptions).withoutTransform
-        if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
-        return decodeClaimed(token, rows, claimOptions.freshFirst)
-      }).pipe(refail("claim")),
+      Effect.map(runClaim(claimOptions), ({ rows, token }) => decodeClaimed(token, rows, claimOptions.freshFirst)).pipe(
+        refail("claim")
+      ),
 
     complete,
 
     ackAndClaim: (acks, claimOptions) =>
-      Effect.gen(function*() {
-        const token = nextToken()
-        const started = yield* Clock.currentTimeMillis
-        const rows = yield* claimStatement(sql, tables, token, claimOptions, {
-          ids: acks.ids,
-          rows: ackRows(target, acks.token, acks.ids)
-        }).withoutTransform
-        if ((yield* Clock.currentTimeMillis) - started >= Statistics.slowClaimMillis) yield* refreshStatistics
-        const acked = new Set(rows[0]?.acked_ids as ReadonlyArray<string> | undefined)
-        return {
-          acked: {
-            completed: acks.ids.filter((id) => acked.has(id)),
-            fenced: acks.ids.filter((id) => !acked.has(id))
-          },
-          claim: decodeClaimed(token, rows.filter((row) => row.id !== null), claimOptions.freshFirst)
+      Effect.map(
+        runClaim(claimOptions, { ids: acks.ids, rows: ackRows(target, acks.token, acks.ids) }),
+        ({ rows, token }) => {
+          const acked = new Set(rows[0]?.acked_ids as ReadonlyArray<string> | undefined)
+          return {
+            acked: {
+              completed: acks.ids.filter((id) => acked.has(id)),
+              fenced: acks.ids.filter((id) => !acked.has(id))
+            },
+            // Nothing claimed still returns one row, to carry the acked ids.
+            claim: decodeClaimed(token, rows.filter((row) => row.id !== null), claimOptions.freshFirst)
+          }
         }
-      }).pipe(refail("ackAndClaim")),
+      ).pipe(refail("ackAndClaim")),
 
     renewLease: (token, ids, leaseFor) =>
       sql<{ id: string }>`
