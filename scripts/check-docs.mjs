@@ -2,8 +2,8 @@
 // doc comment carrying `@since`, and every export (declarations, re-exports,
 // `export * as X` in index files) has its own JSDoc with `@since` and a
 // `@category` from the shared vocabulary below, the way Effect's packages do.
-// Internal modules (`src/internal/**`) and the unpublished packages are out of
-// scope. Exits 1 listing what is missing. Uses only the TypeScript parser.
+// Internal modules (`src/internal/**`) and private packages are out of scope.
+// Exits 1 listing what is missing. Uses only the TypeScript parser.
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { join, relative } from "node:path"
@@ -12,8 +12,9 @@ import { fileURLToPath } from "node:url"
 const root = fileURLToPath(new URL("..", import.meta.url))
 const ts = createRequire(join(root, "package.json"))("typescript")
 
-// Private packages hold tooling (benchmarks, chaos runs, shared test helpers).
-const skippedPackages = new Set(["bench", "chaos", "test-support"])
+// Published packages only: the private ones hold tooling (benchmarks, chaos runs, test helpers).
+const { workspaces } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
+const published = workspaces.filter((dir) => JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")).private !== true)
 
 // One small vocabulary for every package, so a category means the same thing everywhere.
 const categories = new Set([
@@ -22,11 +23,14 @@ const categories = new Set([
   "models", // interfaces, types and data classes
   "errors", // error classes
   "tags", // Context.Tag services
-  "combinators", // functions that take a thing and return a changed thing
-  "utils", // other functions
+  "operations", // what the module is for: publish, drain, run, sign, verify
+  "combinators", // take an Effect, a Layer or a policy and return a changed one
+  "utils", // small helpers: describe, parse, encode, decode
   "metrics", // Effect metrics
-  "config", // Config values, defaults, option parsing
-  "constants", // header names, fixed values
+  "config", // Config values, settings and their parsing
+  "constants", // header names, defaults, fixed values
+  "http", // HTTP routes and their helpers
+  "cli", // commands and flags of the `outbox` command line
   "testing", // test helpers and contract suites
   "modules" // `export * as X` re-exports in index files
 ])
@@ -38,12 +42,10 @@ const sourceFiles = (dir) =>
     return name.endsWith(".ts") && !name.endsWith(".d.ts") ? [path] : []
   })
 
-const files = readdirSync(join(root, "packages"))
-  .filter((name) => !skippedPackages.has(name))
-  .flatMap((name) => {
-    const src = join(root, "packages", name, "src")
-    return statSync(src, { throwIfNoEntry: false })?.isDirectory() ? sourceFiles(src) : []
-  })
+const files = published.flatMap((dir) => {
+  const src = join(root, dir, "src")
+  return statSync(src, { throwIfNoEntry: false })?.isDirectory() ? sourceFiles(src) : []
+})
 
 const tagsOf = (doc) => doc?.tags ?? []
 const problemsOf = (doc) => {
@@ -120,7 +122,7 @@ for (const file of files) {
 
 if (report.length > 0) {
   console.error(report.join("\n"))
-  console.error(`${report.length} of ${checked} public exports (and modules) lack docs; see scripts/check-docs.mjs`)
+  console.error(`${report.length} doc problem(s) in ${checked} public exports of ${files.length} modules; the vocabulary is in scripts/check-docs.mjs`)
   process.exit(1)
 }
 console.log(`check-docs: ${checked} public exports in ${files.length} modules have @since and @category`)
