@@ -40,10 +40,20 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Session from "./internal/session.js"
 
-/** An exchange type, for `declareExchange`. */
+/**
+ * An exchange type, for `declareExchange`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type ExchangeType = Session.ExchangeType
 
-/** How the sender connects and publishes. */
+/**
+ * How the sender connects and publishes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options extends SupervisedSender.Options {
   /** `amqp://user:password@host:port/vhost` (or `amqps://`), kept `Redacted`: it holds the password. */
   readonly url: Redacted.Redacted<string>
@@ -60,7 +70,12 @@ export interface Options extends SupervisedSender.Options {
   readonly connectionName?: string | undefined
 }
 
-/** The broker as people know it, for logs and errors: no user, password or query. */
+/**
+ * The broker as people know it, for logs and errors: no user, password or query.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const describeBroker = (url: Redacted.Redacted<string>): string =>
   Option.match(Redact.location(url), {
     onNone: () => "RabbitMQ",
@@ -71,6 +86,9 @@ export const describeBroker = (url: Redacted.Redacted<string>): string =>
  * Makes the sender in the current scope. It waits for the first connection,
  * so wrong credentials or a missing exchange fail here with one clear
  * `ReconnectError` after a single attempt.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const make = Effect.fn("AmqpSender.make")(function*(
   options: Options
@@ -90,18 +108,33 @@ export const make = Effect.fn("AmqpSender.make")(function*(
   }, options)
 })
 
-/** The sender as a layer: connected while the layer's scope is open. */
+/**
+ * The sender as a layer: connected while the layer's scope is open.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (options: Options): Layer.Layer<Sender, Reconnect.ReconnectError> =>
   Layer.scoped(Sender, make(options))
 
-/** An `amqp://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
+/**
+ * An `amqp://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class InvalidUrl extends Data.TaggedError("AmqpInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid AMQP sender URL: ${this.problem}. Expected amqp[s]://user:password@host[:port][/vhost][?exchange=NAME&declareExchange=topic]`
   }
 }
 
-/** The exchange used when a URL names none: it exists on every RabbitMQ virtual host. */
+/**
+ * The exchange used when a URL names none: it exists on every RabbitMQ virtual host.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaultExchange = "amq.topic"
 
 const exchangeTypes: ReadonlyArray<string> = ["topic", "direct", "fanout", "headers"]
@@ -113,6 +146,9 @@ const isExchangeType = (type: string): type is ExchangeType => exchangeTypes.inc
  * `amqp[s]://user:password@host[:port][/vhost]` with optional query
  * parameters `exchange` (default `amq.topic`) and `declareExchange=<type>`;
  * other parameters (`heartbeat`, `frameMax`) go to the client. The URL stays `Redacted`.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Options, InvalidUrl> =>
   Effect.gen(function*() {
@@ -133,7 +169,12 @@ export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Op
     }
   })
 
-/** The sender from an `amqp://` URL (see `optionsFromUrl`), with other options on top. */
+/**
+ * The sender from an `amqp://` URL (see `optionsFromUrl`), with other options on top.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerFromUrl = (
   url: Redacted.Redacted<string>,
   options: Omit<Partial<Options>, "url"> = {}

@@ -26,7 +26,12 @@ import type { MessageId, OutboxMessage } from "./Message.js"
 import type { Handle, Supervisor } from "./Reconnect.js"
 import { SendError, SendResult } from "./Sender.js"
 
-/** How a publish that the broker did not confirm ended. */
+/**
+ * How a publish that the broker did not confirm ended.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type PublishFailure = Data.TaggedEnum<{
   /** The session ended before the broker confirmed: publish it again on the next session. */
   SessionLost: { readonly reason: string }
@@ -36,7 +41,12 @@ export type PublishFailure = Data.TaggedEnum<{
   Rejected: { readonly reason: string }
 }>
 
-/** Constructors and matchers for `PublishFailure`. */
+/**
+ * Constructors and matchers for `PublishFailure`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const PublishFailure = Data.taggedEnum<PublishFailure>()
 
 // A publish's failure, or its defect (a throw while encoding the message) as a `Failed` of that message alone.
@@ -49,13 +59,21 @@ const publishFailureOf = (cause: Cause.Cause<PublishFailure>): PublishFailure =>
 /**
  * Publishes one message on a session: the outer effect hands it to the
  * connection (in batch order), the inner one waits for the broker's confirmation.
+ *
+ * @category models
+ * @since 0.1.0
  */
 export type Publish<S> = (
   session: S,
   message: OutboxMessage
 ) => Effect.Effect<Effect.Effect<void, PublishFailure>, PublishFailure>
 
-/** The log message when unconfirmed publishes are published again (annotated with `messages`). */
+/**
+ * The log message when unconfirmed publishes are published again (annotated with `messages`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const republishing = "Publishing again on the next session what a lost one left unconfirmed"
 
 /**
@@ -74,6 +92,9 @@ export const republishing = "Publishing again on the next session what a lost on
  *
  * Keep `timeout` below the relay's `sendTimeout`: the relay's timeout fails
  * the whole batch, confirmed messages included.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const sendConfirmed = <S>(
   supervisor: Supervisor<S>,

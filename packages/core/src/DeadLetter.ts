@@ -17,10 +17,18 @@ import type { MessageId, OutboxMessage } from "./Message.js"
  * - `Undecodable`: the payload does not decode with its topic's schema.
  * - `Malformed`: the stored row itself does not decode (a header that is not a
  *   string, an `infinity` date, …): the last error names the field.
+ *
+ * @category models
+ * @since 0.1.0
  */
 export type Reason = "Exhausted" | "Rejected" | "Undecodable" | "Malformed"
 
-/** Every reason, for parsing filters and validating input. */
+/**
+ * Every reason, for parsing filters and validating input.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const reasons: ReadonlyArray<Reason> = ["Exhausted", "Rejected", "Undecodable", "Malformed"]
 
 /**
@@ -28,6 +36,9 @@ export const reasons: ReadonlyArray<Reason> = ["Exhausted", "Rejected", "Undecod
  * attempt during which it died. A `Malformed` letter keeps its row as stored,
  * so its fields may not hold what their types say (an invalid date, a header
  * that is not a string).
+ *
+ * @category models
+ * @since 0.1.0
  */
 export interface DeadLetter extends OutboxMessage {
   readonly reason: Reason
@@ -41,6 +52,9 @@ export interface DeadLetter extends OutboxMessage {
  * A key held back in ordered delivery because its head was dead-lettered under
  * the `block` policy. Replaying the letter resumes the key from it; purging it
  * resumes the key from the next message.
+ *
+ * @category models
+ * @since 0.1.0
  */
 export interface ParkedKey {
   readonly key: string
@@ -53,7 +67,12 @@ export interface ParkedKey {
   readonly since: Date
 }
 
-/** Selects dead letters for list, replay and purge. Every given field must match. */
+/**
+ * Selects dead letters for list, replay and purge. Every given field must match.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Filter {
   readonly topic?: string | undefined
   readonly reason?: Reason | undefined
@@ -68,13 +87,21 @@ export interface Filter {
  * A hook called after the relay dead-letters a message, to forward it as well
  * (a DLQ topic, an alert). The letter is already kept in the store; a failing
  * sink is logged and does not undo that.
+ *
+ * @category tags
+ * @since 0.1.0
  */
 export class DeadLetterSink extends Context.Tag("@effect-outbox/core/DeadLetterSink")<
   DeadLetterSink,
   { readonly onDeadLetter: (letter: DeadLetter) => Effect.Effect<void> }
 >() {}
 
-/** A sink that does nothing: the default when the app provides none. */
+/**
+ * A sink that does nothing: the default when the app provides none.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerNoop: Layer.Layer<DeadLetterSink> = Layer.succeed(DeadLetterSink, {
   onDeadLetter: () => Effect.void
 })

@@ -41,10 +41,20 @@ const millisPer: Readonly<Record<string, number>> = (() => {
   return Object.fromEntries(units.flatMap(([millis, names]) => names.map((name) => [name, millis])))
 })()
 
-/** Examples of the grammar, for error messages and help texts. */
+/**
+ * Examples of the grammar, for error messages and help texts.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const examples = "90 (seconds), 15m, 2h or 7d"
 
-/** Parses a duration written as text (see the module's grammar); `None` when it is not one. */
+/**
+ * Parses a duration written as text (see the module's grammar); `None` when it is not one.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const parse = (text: string): Option.Option<Duration.Duration> => {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(text.trim().toLowerCase())
   if (match === null) return Option.none()
@@ -57,6 +67,9 @@ export const parse = (text: string): Option.Option<Duration.Duration> => {
 /**
  * A `Config` of one duration in this grammar. A value that is not one fails
  * as invalid data naming the variable and showing `examples`.
+ *
+ * @category config
+ * @since 0.1.0
  */
 export const config = (name: string): Config.Config<Duration.Duration> =>
   Config.mapOrFail(Config.string(name), (text) =>

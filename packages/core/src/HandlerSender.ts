@@ -24,7 +24,12 @@ import type { OutboxMessage } from "./Message.js"
 import { Sender, SendResult } from "./Sender.js"
 import * as Topic from "./Topic.js"
 
-/** A handler for one topic. `R` is what the handler needs from the context. */
+/**
+ * A handler for one topic. `R` is what the handler needs from the context.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Handler<R> {
   readonly topic: string
   /** Decodes the payload and runs the handler; turns every outcome into a send result. */
@@ -37,6 +42,9 @@ export interface Handler<R> {
  * failure or defect is `Failed` (retried per the relay's policy): an in-process
  * handler that throws is usually a bug or a dependency that will come back,
  * and dead-lettering after the policy ends keeps the message for inspection.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const handler = <A, I, RT, E, R>(
   topic: Topic.Topic<A, I, RT>,
@@ -66,7 +74,12 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return error instanceof Error ? error.message : String(error)
 }
 
-/** Options for `make` and `layer`. */
+/**
+ * Options for `make` and `layer`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /** Messages of one batch handled at once. Default 1: in claim order, one after another. */
   readonly concurrency?: number | "unbounded" | undefined
@@ -75,7 +88,12 @@ export interface Options {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- extracts R from a tuple of handlers
 type HandlerContext<H extends ReadonlyArray<Handler<any>>> = H[number] extends Handler<infer R> ? R : never
 
-/** Two handlers were given for one topic: which one should run is not guessed. */
+/**
+ * Two handlers were given for one topic: which one should run is not guessed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class DuplicateHandler extends Data.TaggedError("DuplicateHandler")<{ readonly topic: string }> {
   override get message() {
     return `Two handlers for topic "${this.topic}": give one per topic (compose them inside it to run several)`
@@ -85,6 +103,9 @@ export class DuplicateHandler extends Data.TaggedError("DuplicateHandler")<{ rea
 /**
  * Builds the sender from handlers; a message on a topic with no handler is
  * `Rejected`. Fails with `DuplicateHandler` when two handlers share a topic.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see HandlerContext
 export const make = <const H extends ReadonlyArray<Handler<any>>>(handlers: H, options: Options = {}) =>
@@ -105,7 +126,12 @@ export const make = <const H extends ReadonlyArray<Handler<any>>>(handlers: H, o
     }))
   })
 
-/** The handler sender as a layer. */
+/**
+ * The handler sender as a layer.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see HandlerContext
 export const layer = <const H extends ReadonlyArray<Handler<any>>>(
   ...handlers: H

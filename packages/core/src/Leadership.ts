@@ -12,16 +12,31 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 
-/** The leadership service: asked before every claim. */
+/**
+ * The leadership service: asked before every claim.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class Leadership extends Context.Tag("@effect-outbox/core/Leadership")<Leadership, {
   /** Whether this relay may claim now. Cheap: implementations keep the answer current in the background. */
   readonly isLeader: Effect.Effect<boolean>
 }>() {}
 
-/** Every relay is leader: the default. */
+/**
+ * Every relay is leader: the default.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const always: Layer.Layer<Leadership> = Layer.succeed(Leadership, { isLeader: Effect.succeed(true) })
 
-/** A lock shared by the relays of one process; at most one holds it. */
+/**
+ * A lock shared by the relays of one process; at most one holds it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface MemoryLock {
   /** Which candidate holds the lock, if any. */
   readonly holder: Ref.Ref<number | null>
@@ -30,7 +45,12 @@ export interface MemoryLock {
   readonly nextCandidate: Ref.Ref<number>
 }
 
-/** Makes an in-memory lock to share between relays (one `layerMemoryLock` per relay). */
+/**
+ * Makes an in-memory lock to share between relays (one `layerMemoryLock` per relay).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const makeMemoryLock: Effect.Effect<MemoryLock> = Effect.gen(function*() {
   const holder = yield* Ref.make<number | null>(null)
   return { holder, revoke: Ref.set(holder, null), nextCandidate: yield* Ref.make(1) }
@@ -40,6 +60,9 @@ export const makeMemoryLock: Effect.Effect<MemoryLock> = Effect.gen(function*() 
  * Leadership through an in-memory lock: the relay is leader while it holds
  * the lock, takes it when it is free, and releases it when its scope closes,
  * so a waiting relay takes over.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layerMemoryLock = (lock: MemoryLock): Layer.Layer<Leadership> =>
   Layer.scoped(

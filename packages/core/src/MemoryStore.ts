@@ -99,7 +99,12 @@ const matches = (filter: DeadLetter.Filter, dead: DeadRow, now: number): boolean
   (filter.ids === undefined || filter.ids.includes(dead.row.id)) &&
   (filter.olderThan === undefined || dead.deadAt <= now - Duration.toMillis(filter.olderThan))
 
-/** Makes a fresh, empty in-memory store. */
+/**
+ * Makes a fresh, empty in-memory store.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make = Effect.gen(function*() {
   const rows = new Map<MessageId, Row>()
   const dead = new Map<MessageId, DeadRow>()
@@ -324,5 +329,10 @@ export const make = Effect.gen(function*() {
   })
 })
 
-/** A fresh in-memory store per layer build. */
+/**
+ * A fresh in-memory store per layer build.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer: Layer.Layer<OutboxStore> = Layer.effect(OutboxStore, make)

@@ -10,13 +10,26 @@ import * as MessageHeaders from "./MessageHeaders.js"
 /**
  * The id of a stored message. It is the idempotency key consumers dedupe on:
  * it travels to brokers and webhooks as a header.
+ *
+ * @category models
+ * @since 0.1.0
  */
 export type MessageId = string
 
-/** String headers carried with a message (trace context, content type, app headers). */
+/**
+ * String headers carried with a message (trace context, content type, app headers).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Headers = Readonly<Record<string, string>>
 
-/** A message as a store hands it to the relay and the relay hands it to a sender. */
+/**
+ * A message as a store hands it to the relay and the relay hands it to a sender.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface OutboxMessage {
   readonly id: MessageId
   readonly topic: string
@@ -42,7 +55,12 @@ export interface OutboxMessage {
   readonly availableAt: Date
 }
 
-/** A message to append: what `Outbox.publish` hands the store once the payload is encoded. */
+/**
+ * A message to append: what `Outbox.publish` hands the store once the payload is encoded.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface NewMessage {
   readonly topic: string
   readonly key: string | null
@@ -56,9 +74,17 @@ export interface NewMessage {
  * Orders message ids as the store drew them, ascending. An id is a decimal
  * string of any length (Postgres's bigint passes 2^53), so ids compare by
  * length, then by text: exact where `Number(id)` would not be.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const compareIds = (a: MessageId, b: MessageId): number =>
   a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
 
-/** The W3C trace context header captured at publish, so the send span can link to it (see `MessageHeaders`). */
+/**
+ * The W3C trace context header captured at publish, so the send span can link to it (see `MessageHeaders`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const traceparentHeader = MessageHeaders.traceparent

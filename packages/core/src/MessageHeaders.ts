@@ -16,19 +16,37 @@
  * @since 0.1.0
  */
 
-/** The W3C trace context header captured at publish, so the send span can link to it. */
+/**
+ * The W3C trace context header captured at publish, so the send span can link to it.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const traceparent = "traceparent"
 
-/** The W3C vendor trace state that accompanies `traceparent`. */
+/**
+ * The W3C vendor trace state that accompanies `traceparent`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const tracestate = "tracestate"
 
-/** The trace context headers a sender forwards when the message carries them. */
+/**
+ * The trace context headers a sender forwards when the message carries them.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const traceContext: ReadonlyArray<string> = [traceparent, tracestate]
 
 /**
  * The outbox's own headers, as HTTP (the webhook sender) and AMQP carry
  * them: the topic, the delivery attempt (1 for the first) and the ordering key
  * (present only when the message has one).
+ *
+ * @category constants
+ * @since 0.1.0
  */
 export const outbox = {
   topic: "outbox-topic",
@@ -40,6 +58,9 @@ export const outbox = {
  * The same headers as the NATS sender writes them. NATS header names are
  * case-sensitive and conventionally capitalised, so a NATS consumer reads
  * these spellings.
+ *
+ * @category constants
+ * @since 0.1.0
  */
 export const outboxNats = {
   topic: "Outbox-Topic",
@@ -47,7 +68,12 @@ export const outboxNats = {
   key: "Outbox-Key"
 } as const
 
-/** The Standard Webhooks headers of a signed request: the message id, the send time and the signatures. */
+/**
+ * The Standard Webhooks headers of a signed request: the message id, the send time and the signatures.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const webhook = {
   id: "webhook-id",
   timestamp: "webhook-timestamp",

@@ -28,7 +28,12 @@ import type { Headers, MessageId, OutboxMessage } from "./Message.js"
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlCharacter = /[\u0000-\u001f\u007f]/
 
-/** Whether `text` holds a control character (CR, LF, NUL, …). */
+/**
+ * Whether `text` holds a control character (CR, LF, NUL, …).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const hasControlCharacter = (text: string): boolean => controlCharacter.test(text)
 
 const Text = Schema.String.pipe(
@@ -44,7 +49,12 @@ const ValidDate = Schema.declare(
   { identifier: "ValidDate", message: (issue) => `expected a valid date, not ${String(issue.actual)}` }
 )
 
-/** A stored row as the Postgres store reads it (snake_case columns; `id` as the driver returns a bigint). */
+/**
+ * A stored row as the Postgres store reads it (snake_case columns; `id` as the driver returns a bigint).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export const Row = Schema.Struct({
   topic: Text.pipe(Schema.filter((topic) => topic.length > 0 || "expected a non-empty topic")),
   key: Schema.NullOr(Text),
@@ -56,10 +66,20 @@ export const Row = Schema.Struct({
   available_at: ValidDate
 })
 
-/** What `Row` checks. */
+/**
+ * What `Row` checks.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Row = typeof Row.Type
 
-/** A row that did not decode: its id and what was wrong with it, naming the field. */
+/**
+ * A row that did not decode: its id and what was wrong with it, naming the field.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Malformed {
   readonly id: MessageId
   /** The field, then the problem: `headers.traceparent: Expected string, actual 123`. */
@@ -105,7 +125,12 @@ const isHeaders = (value: unknown): value is Headers | null => {
   return true
 }
 
-/** Whether `raw` surely decodes with `Row` (a fast guard; `false` means "ask the Schema"). */
+/**
+ * Whether `raw` surely decodes with `Row` (a fast guard; `false` means "ask the Schema").
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const isValid = (raw: unknown): raw is Row => {
   if (typeof raw !== "object" || raw === null) return false
   const row = raw as Record<string, unknown>
@@ -130,6 +155,9 @@ const toMessage = (id: MessageId, row: Row): OutboxMessage => ({
  * Decodes a stored row into the message the relay hands to a sender, or says
  * why it cannot. `attempts` of the message is the stored failed sends plus one
  * (this delivery's number), saturating rather than overflowing.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const decode = (id: MessageId, raw: unknown): Either.Either<OutboxMessage, Malformed> =>
   isValid(raw)
@@ -147,5 +175,10 @@ export const decode = (id: MessageId, raw: unknown): Either.Either<OutboxMessage
       onRight: (row) => Either.right(toMessage(id, row))
     })
 
-/** The largest count a store keeps (a Postgres `integer`): counters stop there instead of overflowing. */
+/**
+ * The largest count a store keeps (a Postgres `integer`): counters stop there instead of overflowing.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const maxCount = 2_147_483_647

@@ -37,7 +37,12 @@ import * as OutboxMetrics from "./OutboxMetrics.js"
 import { OutboxStore, type OutboxStoreError } from "./OutboxStore.js"
 import * as Topic from "./Topic.js"
 
-/** Options of one publish. */
+/**
+ * Options of one publish.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface PublishOptions {
   /** Messages with the same key keep their publish order in ordered mode. */
   readonly key?: string | undefined
@@ -46,7 +51,12 @@ export interface PublishOptions {
   readonly delay?: Duration.DurationInput | undefined
 }
 
-/** One entry of `publishAll`. */
+/**
+ * One entry of `publishAll`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Publication<A, I, R> {
   readonly topic: Topic.Topic<A, I, R>
   readonly payload: A
@@ -57,6 +67,9 @@ export interface Publication<A, I, R> {
  * What every publication looks like, whatever its topic: the constraint of
  * `publishAll`'s entries, each of which is then checked against its own
  * topic's payload type (`Publications`).
+ *
+ * @category models
+ * @since 0.1.0
  */
 export interface AnyPublication {
   readonly topic: { readonly name: string; readonly schema: Schema.Schema.All }
@@ -64,14 +77,29 @@ export interface AnyPublication {
   readonly options?: PublishOptions | undefined
 }
 
-/** An entry, as its topic says it must be: the payload of the topic's type. */
+/**
+ * An entry, as its topic says it must be: the payload of the topic's type.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Checked<P> = P extends { readonly topic: Topic.Topic<infer A, infer I, infer R> } ? Publication<A, I, R>
   : never
 
-/** Entries of possibly different topics, each checked against its own topic. */
+/**
+ * Entries of possibly different topics, each checked against its own topic.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Publications<P extends ReadonlyArray<AnyPublication>> = { readonly [K in keyof P]: Checked<P[K]> }
 
-/** The context the entries' schemas need to encode. */
+/**
+ * The context the entries' schemas need to encode.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type PublicationsContext<P extends ReadonlyArray<AnyPublication>> = P[number] extends infer E
   ? E extends { readonly topic: Topic.Topic<infer _A, infer _I, infer R> } ? R : never
   : never
@@ -81,6 +109,9 @@ export type PublicationsContext<P extends ReadonlyArray<AnyPublication>> = P[num
  * string, a topic, key or header value with a control character (a CR/LF
  * would split a header line on the way to a webhook or broker), or a payload
  * whose encoded JSON is over `OutboxOptions.maxPayloadBytes`. Nothing is written.
+ *
+ * @category errors
+ * @since 0.1.0
  */
 export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
   readonly topic: string
@@ -93,7 +124,12 @@ export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
   }
 }
 
-/** Why a publish failed: the payload did not encode, the message is invalid, or the store failed. */
+/**
+ * Why a publish failed: the payload did not encode, the message is invalid, or the store failed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type PublishError = Topic.EncodeError | InvalidMessage | OutboxStoreError
 
 const controlProblem = "contains a control character (CR, LF, NUL, …); remove it or encode the value"
@@ -113,7 +149,12 @@ const checkMessage = (message: NewMessage): InvalidMessage | undefined => {
   return undefined
 }
 
-/** Options of the producer. */
+/**
+ * Options of the producer.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface OutboxOptions {
   /**
    * The largest payload accepted, in bytes of its encoded JSON (UTF-8). A
@@ -140,7 +181,12 @@ const checkPayloadSize = (message: NewMessage, maxPayloadBytes: number | undefin
     : undefined
 }
 
-/** The producer service. */
+/**
+ * The producer service.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class Outbox extends Context.Tag("@effect-outbox/core/Outbox")<Outbox, {
   readonly publish: <A, I, R>(
     topic: Topic.Topic<A, I, R>,
@@ -175,7 +221,12 @@ const encodeOne = <A, I, R>(
     return invalid === undefined ? Effect.succeed(message) : Effect.fail(invalid)
   })
 
-/** Builds the producer over the current `OutboxStore`, with options (a payload size limit). */
+/**
+ * Builds the producer over the current `OutboxStore`, with options (a payload size limit).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const makeWith = (
   options: OutboxOptions = {}
 ): Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore> =>
@@ -208,20 +259,38 @@ export const makeWith = (
   return Outbox.of({ publish, publishAll })
 })
 
-/** Builds the producer over the current `OutboxStore`, without a payload size limit. */
+/**
+ * Builds the producer over the current `OutboxStore`, without a payload size limit.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make: Effect.Effect<Context.Tag.Service<Outbox>, never, OutboxStore> = makeWith()
 
-/** The producer layer, over whichever `OutboxStore` the app provides. */
+/**
+ * The producer layer, over whichever `OutboxStore` the app provides.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer: Layer.Layer<Outbox, never, OutboxStore> = Layer.effect(Outbox, make)
 
 /**
  * The producer layer with options, e.g. a payload size limit:
  * `Outbox.layerWith({ maxPayloadBytes: 256 * 1024 })`.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layerWith = (options: OutboxOptions): Layer.Layer<Outbox, never, OutboxStore> =>
   Layer.effect(Outbox, makeWith(options))
 
-/** Publishes one message; returns its id (the idempotency key consumers dedupe on). */
+/**
+ * Publishes one message; returns its id (the idempotency key consumers dedupe on).
+ *
+ * @category operations
+ * @since 0.1.0
+ */
 export const publish = <A, I, R>(
   topic: Topic.Topic<A, I, R>,
   payload: A,
@@ -247,6 +316,9 @@ export const publish = <A, I, R>(
  *     { topic: OrderPaid, payload: { orderId: "o-1" }, options: { key: "o-1" } }
  *   ])
  * })
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const publishAll = <const P extends ReadonlyArray<AnyPublication>>(
   publications: P & Publications<P>

@@ -40,7 +40,12 @@ import type * as DeadLetter from "./DeadLetter.js"
 import type { MessageId, NewMessage, OutboxMessage } from "./Message.js"
 import type { Malformed } from "./MessageRow.js"
 
-/** What to claim. */
+/**
+ * What to claim.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface ClaimOptions {
   readonly batchSize: number
   readonly leaseFor: Duration.Duration
@@ -50,10 +55,20 @@ export interface ClaimOptions {
   readonly ordered?: Ordering | undefined
 }
 
-/** Which messages an ordered claim keeps in key order: every topic's, or only the listed topics'. */
+/**
+ * Which messages an ordered claim keeps in key order: every topic's, or only the listed topics'.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Ordering = "all" | { readonly topics: ReadonlyArray<string> }
 
-/** Whether a message takes part in key ordering under `ordering`: keyed, and on an ordered topic. */
+/**
+ * Whether a message takes part in key ordering under `ordering`: keyed, and on an ordered topic.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const isOrdered = (
   ordering: Ordering | undefined,
   message: { readonly topic: string; readonly key: string | null }
@@ -64,6 +79,9 @@ export const isOrdered = (
  * Messages leased to one claimer under one token. A claimed row that does not
  * decode (see `MessageRow`) is leased too, but comes back in `malformed`
  * instead of `messages`: the relay dead-letters it alone (`Malformed`).
+ *
+ * @category models
+ * @since 0.1.0
  */
 export interface Claim {
   readonly token: string
@@ -71,7 +89,12 @@ export interface Claim {
   readonly malformed?: ReadonlyArray<Malformed> | undefined
 }
 
-/** How to settle one claimed message. */
+/**
+ * How to settle one claimed message.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Completion = Data.TaggedEnum<{
   /** Delivered: remove it (or keep it as sent, where the store retains sent messages). */
   Ack: { readonly id: MessageId }
@@ -92,10 +115,20 @@ export type Completion = Data.TaggedEnum<{
   Release: { readonly id: MessageId }
 }>
 
-/** Constructors and matchers for `Completion`. */
+/**
+ * Constructors and matchers for `Completion`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const Completion = Data.taggedEnum<Completion>()
 
-/** What a `complete` call changed. */
+/**
+ * What a `complete` call changed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface CompleteReport {
   /** Ids settled as asked. */
   readonly completed: ReadonlyArray<MessageId>
@@ -103,7 +136,12 @@ export interface CompleteReport {
   readonly fenced: ReadonlyArray<MessageId>
 }
 
-/** A snapshot of the outbox, for health checks, metrics and the admin API. */
+/**
+ * A snapshot of the outbox, for health checks, metrics and the admin API.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Stats {
   /** Messages not leased: available now, or waiting for their delay or retry. */
   readonly pending: number
@@ -121,6 +159,9 @@ export interface Stats {
  * whether the store could not be reached (`Unreachable`: a connection lost or
  * refused, a restarting database) or answered with an error (`Statement`: the
  * statement failed, e.g. a value out of range); absent means unknown.
+ *
+ * @category errors
+ * @since 0.1.0
  */
 export class OutboxStoreError extends Data.TaggedError("OutboxStoreError")<{
   readonly operation: string
@@ -133,19 +174,34 @@ export class OutboxStoreError extends Data.TaggedError("OutboxStoreError")<{
   }
 }
 
-/** Delivered messages of an earlier claim, to ack in the same write as the next claim (`ackAndClaim`). */
+/**
+ * Delivered messages of an earlier claim, to ack in the same write as the next claim (`ackAndClaim`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Acks {
   readonly token: string
   readonly ids: ReadonlyArray<MessageId>
 }
 
-/** What `ackAndClaim` did: the acks it applied (the rest were fenced) and the new claim. */
+/**
+ * What `ackAndClaim` did: the acks it applied (the rest were fenced) and the new claim.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface AckedClaim {
   readonly acked: CompleteReport
   readonly claim: Claim
 }
 
-/** What a transactional claim committed: the batch, and how each of its messages was settled. */
+/**
+ * What a transactional claim committed: the batch, and how each of its messages was settled.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface TransactionalBatch {
   readonly claim: Claim
   /** Every completion was applied (no fencing: the transaction held the rows throughout). */
@@ -156,6 +212,9 @@ export interface TransactionalBatch {
  * The transactional claim mode of a store (see "transactional claim" above).
  * A store without it leaves `transactional` out, and a relay asking for that
  * mode refuses to start.
+ *
+ * @category models
+ * @since 0.1.0
  */
 export interface TransactionalClaims {
   /**
@@ -179,7 +238,12 @@ export interface TransactionalClaims {
   ) => Effect.Effect<TransactionalBatch, OutboxStoreError | E, R>
 }
 
-/** The dead-letter side of a store. */
+/**
+ * The dead-letter side of a store.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface DeadLetters {
   /** Letters matching the filter, oldest first. */
   readonly list: (filter: DeadLetter.Filter) => Effect.Effect<ReadonlyArray<DeadLetter.DeadLetter>, OutboxStoreError>
@@ -194,7 +258,12 @@ export interface DeadLetters {
   >
 }
 
-/** The store service. See the module comment for the glossary. */
+/**
+ * The store service. See the module comment for the glossary.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class OutboxStore extends Context.Tag("@effect-outbox/core/OutboxStore")<OutboxStore, {
   /**
    * Appends messages, in order, returning their ids. A SQL store runs this in the

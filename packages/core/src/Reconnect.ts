@@ -60,6 +60,9 @@ import * as Scope from "effect/Scope"
  * `Config` (the broker refuses the sender's setup, e.g. a missing stream or
  * exchange) are not retried; `Transient` (refused, reset, timed out) is.
  * `reason` is shown to people: it must not contain secrets.
+ *
+ * @category errors
+ * @since 0.1.0
  */
 export class ConnectError extends Data.TaggedError("ConnectError")<{
   readonly kind: "Auth" | "Config" | "Transient"
@@ -71,7 +74,12 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
   }
 }
 
-/** Why a session ended. */
+/**
+ * Why a session ended.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type CloseReason = Data.TaggedEnum<{
   /** Lost unexpectedly (socket reset, missed heartbeats, a channel error): spends budget. */
   Dropped: { readonly reason: string }
@@ -83,10 +91,20 @@ export type CloseReason = Data.TaggedEnum<{
   Revoked: { readonly reason: string }
 }>
 
-/** Constructors and matchers for `CloseReason`. */
+/**
+ * Constructors and matchers for `CloseReason`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const CloseReason = Data.taggedEnum<CloseReason>()
 
-/** The supervisor gave up (or was shut down): every send through it fails with this. */
+/**
+ * The supervisor gave up (or was shut down): every send through it fails with this.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class ReconnectError extends Data.TaggedError("ReconnectError")<{
   /** The broker, as people know it (no credentials): "NATS at 10.0.0.5:4222". */
   readonly broker: string
@@ -116,6 +134,9 @@ export class ReconnectError extends Data.TaggedError("ReconnectError")<{
 /**
  * How a supervisor backs off and when it gives up: the `reconnect` option
  * every broker sender (NATS, AMQP, Redis) takes. Unset fields use `defaults`.
+ *
+ * @category models
+ * @since 0.1.0
  */
 export interface Tuning {
   /** The first wait after a failure, and the wait after a drain. Default 100 ms. */
@@ -126,10 +147,20 @@ export interface Tuning {
   readonly budget?: number | undefined
 }
 
-/** The `Tuning` a supervisor uses for every field left unset. */
+/**
+ * The `Tuning` a supervisor uses for every field left unset.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaults = { initialBackoff: Duration.millis(100), maxBackoff: Duration.seconds(5), budget: 10 } as const
 
-/** How a supervisor connects and backs off. */
+/**
+ * How a supervisor connects and backs off.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options<S, R = never> extends Tuning {
   /** The broker, as people know it, for logs and errors. Never include credentials. */
   readonly broker: string
@@ -141,7 +172,12 @@ export interface Options<S, R = never> extends Tuning {
   readonly schedule?: Schedule.Schedule<unknown, unknown> | undefined
 }
 
-/** What a sender can tell the supervisor about the session it is using. */
+/**
+ * What a sender can tell the supervisor about the session it is using.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Handle {
   /** 1 for the first session, then one more per new session. */
   readonly generation: number
@@ -151,7 +187,12 @@ export interface Handle {
   readonly lost: (reason: string) => Effect.Effect<void>
 }
 
-/** A running supervisor. */
+/**
+ * A running supervisor.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Supervisor<S> {
   readonly broker: string
   /**
@@ -170,7 +211,12 @@ interface Active<S> {
   readonly handle: Handle
 }
 
-/** The default waits: exponential from `initial`, doubling, jittered. */
+/**
+ * The default waits: exponential from `initial`, doubling, jittered.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const exponentialBackoff = (initial: Duration.DurationInput): Schedule.Schedule<unknown, unknown> =>
   Schedule.jittered(Schedule.exponential(initial, 2))
 
@@ -178,6 +224,9 @@ export const exponentialBackoff = (initial: Duration.DurationInput): Schedule.Sc
  * Starts a supervisor in the current scope. It connects in the background:
  * `withSession` waits for the first session (or fails when the first
  * attempt is refused for good). Closing the scope closes the session.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Supervisor<S>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
@@ -361,12 +410,32 @@ export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Superv
 
 // The confirm-and-resend sender lives in its own module; these names stay here for existing imports.
 export {
-  /** @deprecated Use `ConfirmedSend.Publish`. */
+  /**
+   * @deprecated Use `ConfirmedSend.Publish`.
+   *
+   * @category models
+   * @since 0.1.0
+   */
   type Publish,
-  /** @deprecated Use `ConfirmedSend.PublishFailure`. */
+  /**
+   * @deprecated Use `ConfirmedSend.PublishFailure`.
+   *
+   * @category constructors
+   * @since 0.1.0
+   */
   PublishFailure,
-  /** @deprecated Use `ConfirmedSend.republishing`. */
+  /**
+   * @deprecated Use `ConfirmedSend.republishing`.
+   *
+   * @category constants
+   * @since 0.1.0
+   */
   republishing,
-  /** @deprecated Use `ConfirmedSend.sendConfirmed`. */
+  /**
+   * @deprecated Use `ConfirmedSend.sendConfirmed`.
+   *
+   * @category constructors
+   * @since 0.1.0
+   */
   sendConfirmed
 } from "./ConfirmedSend.js"

@@ -19,7 +19,12 @@
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 
-/** The parts of a URL that carry no secret. */
+/**
+ * The parts of a URL that carry no secret.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Location {
   /** With its colon: `https:`. */
   readonly protocol: string
@@ -31,19 +36,32 @@ export interface Location {
 
 const textOf = (url: string | Redacted.Redacted<string>): string => (Redacted.isRedacted(url) ? Redacted.value(url) : url)
 
-/** The safe parts of a URL, or `None` when the text is not a URL. */
+/**
+ * The safe parts of a URL, or `None` when the text is not a URL.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const location = (url: string | Redacted.Redacted<string> | URL): Option.Option<Location> => {
   if (url instanceof URL) return Option.some({ protocol: url.protocol, host: url.host, path: url.pathname })
   const text = textOf(url)
   return URL.canParse(text) ? location(new URL(text)) : Option.none()
 }
 
-/** A parsed URL as it may appear in errors and logs: `scheme://host:port/path`. */
+/**
+ * A parsed URL as it may appear in errors and logs: `scheme://host:port/path`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const displayUrl = (url: URL): string => `${url.protocol}//${url.host}${url.pathname}`
 
 /**
  * The values a URL's secrets can appear as in a foreign message, for
  * `scrubber`: the whole URL, and its password as given and decoded.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const urlSecrets = (url: string | Redacted.Redacted<string>): ReadonlyArray<string> => {
   const text = textOf(url)
@@ -54,6 +72,9 @@ export const urlSecrets = (url: string | Redacted.Redacted<string>): ReadonlyArr
  * Makes a function that replaces every occurrence of the given secret values
  * in a text with `<redacted>`, so an error text built from a foreign message
  * (a transport error, a response body that echoes a header) cannot carry one out.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const scrubber = (secrets: ReadonlyArray<string>): (text: string) => string => {
   // Longest first, so a secret containing another is replaced whole. Values

@@ -45,7 +45,12 @@ import * as RetryPolicy from "./RetryPolicy.js"
 import type { Sender } from "./Sender.js"
 import type * as Topic from "./Topic.js"
 
-/** How the relay runs. Every field has a default (`defaults`). */
+/**
+ * How the relay runs. Every field has a default (`defaults`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Config {
   /** Messages claimed per batch. */
   readonly batchSize: number
@@ -109,15 +114,28 @@ export interface Config {
   readonly maxLostClaims: number
 }
 
-/** How a batch is held while it is sent (see `Config.claimMode`). */
+/**
+ * How a batch is held while it is sent (see `Config.claimMode`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type ClaimMode = "lease" | "transactional"
 
-/** Partial config: anything left out takes its default. */
+/**
+ * Partial config: anything left out takes its default.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Options = Partial<Config>
 
 /**
  * The defaults: batches of 100, one in flight, 1 s poll, 30 s lease, 10 s send
  * timeout, 30 s shutdown, unordered (and `block` once ordered).
+ *
+ * @category constants
+ * @since 0.1.0
  */
 export const defaults: Config = {
   batchSize: 100,
@@ -135,14 +153,35 @@ export const defaults: Config = {
   maxLostClaims: 20
 }
 
-/** The relay cannot run as configured with this store; the message says why and what to change. */
+/**
+ * The relay cannot run as configured with this store; the message says why and what to change.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class ConfigError extends Data.TaggedError("RelayConfigError")<{ readonly detail: string }> {
   override get message() {
     return `Relay configuration: ${this.detail}`
   }
 }
 
-export { RelayObserver, type Summary } from "./internal/observer.js"
+export {
+  /**
+   * Optional observer told of every settled batch and every drain step (the
+   * runner reports progress and readiness through it).
+   *
+   * @category tags
+   * @since 0.1.0
+   */
+  RelayObserver,
+  /**
+   * What one drain step did: claimed, sent, retried, dead-lettered and fenced counts.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  type Summary
+} from "./internal/observer.js"
 
 const resolve = (options: Options): Resolved => resolveConfig({ ...defaults, ...options })
 
@@ -174,6 +213,9 @@ const claimModeOf = (resolved: Resolved, store: OutboxStore["Type"]) => {
 /**
  * The single deterministic drain step: claim one batch, send it, settle it.
  * Interrupted while sending, the batch keeps its lease (or, transactional, rolls back).
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const drainOnce: (
   options?: Options
@@ -215,6 +257,9 @@ const stopWorkers = (
 /**
  * Runs the drain loop until interrupted: `concurrency` workers sharing one
  * wake-up signal fed by the store. Fork it in a scope, or use `layer`.
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const run = (
   options: Options = {}
@@ -269,6 +314,9 @@ const alwaysLeader: Leadership["Type"] = { isLeader: Effect.succeed(true) }
  * The relay as a layer: the drain loop runs as a fiber in the layer's scope
  * and stops (gracefully, see the module comment) when the scope closes.
  * Uses `Leadership`, `DeadLetterSink` and `RelayObserver` when provided.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<never, ConfigError, OutboxStore | Sender> =>
   Layer.scopedDiscard(Effect.zipRight(check(options), Effect.forkScoped(Effect.orDie(run(options)))))
@@ -277,6 +325,9 @@ export const layer = (options: Options = {}): Layer.Layer<never, ConfigError, Ou
  * Fails with a `ConfigError` if the relay cannot run as configured with the
  * current store (a claim mode it lacks, a pool too small for the workers):
  * check it before forking `run`, so the failure stops start-up instead of a fiber.
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const check = (options: Options = {}): Effect.Effect<void, ConfigError, OutboxStore> =>
   Effect.asVoid(Effect.flatMap(OutboxStore, (store) => claimModeOf(resolve(options), store)))

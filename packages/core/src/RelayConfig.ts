@@ -41,9 +41,29 @@ import * as Relay from "./Relay.js"
 import type * as RetryPolicy from "./RetryPolicy.js"
 import type { Sender } from "./Sender.js"
 
-export { parseBoolean, parseOrdered } from "./internal/settingText.js"
+export {
+  /**
+   * A boolean in its usual spellings (true/false, yes/no, on/off, 1/0); `undefined` otherwise.
+   *
+   * @category config
+   * @since 0.1.0
+   */
+  parseBoolean,
+  /**
+   * The `ordered` setting: a boolean or comma-separated topic names; `undefined` when it is neither.
+   *
+   * @category config
+   * @since 0.1.0
+   */
+  parseOrdered
+} from "./internal/settingText.js"
 
-/** One relay setting as text: its variable, what it means, its form and default, and its parser. */
+/**
+ * One relay setting as text: its variable, what it means, its form and default, and its parser.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Setting<A> {
   readonly env: string
   readonly description: string
@@ -56,7 +76,12 @@ export interface Setting<A> {
 
 const setting = <A>(s: Setting<A>): Setting<A> => s
 
-/** Every relay setting, by the name the runner gives it. */
+/**
+ * Every relay setting, by the name the runner gives it.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const settings = {
   batchSize: setting({
     env: "OUTBOX_BATCH_SIZE",
@@ -142,10 +167,20 @@ export const settings = {
   })
 } as const
 
-/** The name of a relay setting. */
+/**
+ * The name of a relay setting.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Name = keyof typeof settings
 
-/** The relay settings' values, parsed. */
+/**
+ * The relay settings' values, parsed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Values {
   readonly batchSize: number
   readonly concurrency: number
@@ -160,7 +195,12 @@ export interface Values {
   readonly maxLostClaims: number
 }
 
-/** One setting as a `Config`: its variable, its default when unset or blank, and its parser. */
+/**
+ * One setting as a `Config`: its variable, its default when unset or blank, and its parser.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const settingConfig = <A>(s: Setting<A>): Config.Config<A> =>
   Config.string(s.env).pipe(
     Config.withDefault(s.default),
@@ -173,7 +213,12 @@ export const settingConfig = <A>(s: Setting<A>): Config.Config<A> =>
     Config.withDescription(s.description)
   )
 
-/** The relay settings as one `Config`, under the runner's variable names. */
+/**
+ * The relay settings as one `Config`, under the runner's variable names.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const values: Config.Config<Values> = Config.all({
   batchSize: settingConfig(settings.batchSize),
   concurrency: settingConfig(settings.concurrency),
@@ -188,7 +233,12 @@ export const values: Config.Config<Values> = Config.all({
   maxLostClaims: settingConfig(settings.maxLostClaims)
 })
 
-/** The settings as the relay's options (`OUTBOX_LEASE` is `leaseFor`, `OUTBOX_RETRY` is `retryPolicy`). */
+/**
+ * The settings as the relay's options (`OUTBOX_LEASE` is `leaseFor`, `OUTBOX_RETRY` is `retryPolicy`).
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const toOptions = (v: Values): Relay.Options => ({
   batchSize: v.batchSize,
   concurrency: v.concurrency,
@@ -203,20 +253,33 @@ export const toOptions = (v: Values): Relay.Options => ({
   maxLostClaims: v.maxLostClaims
 })
 
-/** The relay's options from `Config`: every setting in the table, unset ones at their defaults. */
+/**
+ * The relay's options from `Config`: every setting in the table, unset ones at their defaults.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const config: Config.Config<Relay.Options> = Config.map(values, toOptions)
 
 /**
  * `Relay.layer` with its options read from `config` (the current
  * `ConfigProvider`); `overrides` (e.g. `topics`, a per-topic retry policy) win
  * over what was read.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layerConfig = (
   overrides: Relay.Options = {}
 ): Layer.Layer<never, Relay.ConfigError | ConfigError.ConfigError, OutboxStore | Sender> =>
   Layer.unwrapEffect(Effect.map(config, (options) => Relay.layer({ ...options, ...overrides })))
 
-/** `layerConfig` reading the process environment, whatever `ConfigProvider` is current. */
+/**
+ * `layerConfig` reading the process environment, whatever `ConfigProvider` is current.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerFromEnv = (
   overrides: Relay.Options = {}
 ): Layer.Layer<never, Relay.ConfigError | ConfigError.ConfigError, OutboxStore | Sender> =>

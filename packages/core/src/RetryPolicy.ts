@@ -19,26 +19,51 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 
-/** What a schedule sees on each step: the attempt that just failed and its error. */
+/**
+ * What a schedule sees on each step: the attempt that just failed and its error.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface FailedAttempt {
   readonly attempt: number
   readonly topic: string
   readonly error: string
 }
 
-/** A retry policy: any schedule that accepts failed attempts (most schedules accept anything). */
+/**
+ * A retry policy: any schedule that accepts failed attempts (most schedules accept anything).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type RetryPolicy = Schedule.Schedule<unknown, FailedAttempt>
 
-/** Chooses a policy per topic. */
+/**
+ * Chooses a policy per topic.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Selector = (topic: string) => RetryPolicy
 
-/** What to do after a failed attempt. */
+/**
+ * What to do after a failed attempt.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Decision = Data.TaggedEnum<{
   Retry: { readonly delay: Duration.Duration }
   Exhausted: {}
 }>
 
-/** Constructors and matchers for `Decision`. */
+/**
+ * Constructors and matchers for `Decision`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const Decision = Data.taggedEnum<Decision>()
 
 /**
@@ -46,12 +71,18 @@ export const Decision = Data.taggedEnum<Decision>()
  * failed attempts is treated as going on forever: its delay at this step is
  * the delay for every later attempt (a cap, not a count, is what such a
  * schedule can have by then). It bounds the work for a huge stored count.
+ *
+ * @category constants
+ * @since 0.1.0
  */
 export const maxReplayedSteps = 10_000
 
 /**
  * Decides what follows the failure of attempt number `failed.attempt` (1-based):
  * the schedule is stepped that many times (at most `maxReplayedSteps`); done means `Exhausted`.
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const decide = (policy: RetryPolicy, failed: FailedAttempt): Effect.Effect<Decision> =>
   Effect.gen(function*() {
@@ -67,7 +98,12 @@ export const decide = (policy: RetryPolicy, failed: FailedAttempt): Effect.Effec
     return Decision.Retry({ delay: Duration.millis(delayMillis) })
   })
 
-/** Options of the built-in exponential policies. */
+/**
+ * Options of the built-in exponential policies.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface ExponentialOptions {
   /** The first retry's (maximum) delay. Default 1 second. */
   readonly base?: Duration.DurationInput | undefined
@@ -90,6 +126,9 @@ const capped = (options: ExponentialOptions): RetryPolicy =>
  * Full-jitter exponential backoff, the default: retry n (1-based) waits a random
  * time in `[0, min(cap, base * 2^(n-1)))`, which spreads a burst of failures
  * over time. Randomness comes from Effect's `Random`, so tests can fix it.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const exponentialJitter = (options: ExponentialOptions = {}): RetryPolicy =>
   withMaxAttempts(
@@ -98,22 +137,47 @@ export const exponentialJitter = (options: ExponentialOptions = {}): RetryPolicy
     options.maxAttempts ?? 10
   )
 
-/** Plain exponential backoff: retry n (1-based) waits `min(cap, base * 2^(n-1))`. */
+/**
+ * Plain exponential backoff: retry n (1-based) waits `min(cap, base * 2^(n-1))`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const exponential = (options: ExponentialOptions = {}): RetryPolicy =>
   withMaxAttempts(capped(options), options.maxAttempts ?? 10)
 
-/** The same wait before every retry. */
+/**
+ * The same wait before every retry.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const fixed = (options: {
   readonly delay: Duration.DurationInput
   readonly maxAttempts?: number | undefined
 }): RetryPolicy => withMaxAttempts(Schedule.spaced(options.delay), options.maxAttempts ?? 10)
 
-/** Never retries: the first failure dead-letters. */
+/**
+ * Never retries: the first failure dead-letters.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const never: RetryPolicy = Schedule.stop
 
-/** The default policy: `exponentialJitter()` (1 s base, 5 min cap, 10 attempts). */
+/**
+ * The default policy: `exponentialJitter()` (1 s base, 5 min cap, 10 attempts).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaultPolicy: RetryPolicy = exponentialJitter()
 
-/** A policy per topic, with a fallback for the others. */
+/**
+ * A policy per topic, with a fallback for the others.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const byTopic = (policies: Readonly<Record<string, RetryPolicy>>, fallback: RetryPolicy = defaultPolicy): Selector =>
 (topic) => policies[topic] ?? fallback

@@ -11,7 +11,12 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { MessageId, OutboxMessage } from "./Message.js"
 
-/** The outcome of sending one message. */
+/**
+ * The outcome of sending one message.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type SendResult = Data.TaggedEnum<{
   /** Delivered (acknowledged by the receiver): ack it. */
   Sent: { readonly id: MessageId }
@@ -21,10 +26,20 @@ export type SendResult = Data.TaggedEnum<{
   Rejected: { readonly id: MessageId; readonly error: string; readonly reason?: "Rejected" | "Undecodable" | undefined }
 }>
 
-/** Constructors and matchers for `SendResult`. */
+/**
+ * Constructors and matchers for `SendResult`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const SendResult = Data.taggedEnum<SendResult>()
 
-/** The whole batch failed (connection refused, broker down): every message in it counts as `Failed`. */
+/**
+ * The whole batch failed (connection refused, broker down): every message in it counts as `Failed`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class SendError extends Data.TaggedError("SendError")<{
   readonly reason: string
   readonly cause?: unknown
@@ -37,6 +52,9 @@ export class SendError extends Data.TaggedError("SendError")<{
 /**
  * A failed send's cause as one line: the `SendError`'s reason, or the defect's
  * first line (`the sender died: TypeError: …`).
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const describeFailure = (cause: Cause.Cause<SendError>): string => {
   const failure = Cause.failureOption(cause)
@@ -44,7 +62,12 @@ export const describeFailure = (cause: Cause.Cause<SendError>): string => {
   return `the sender died: ${Cause.pretty(cause).split("\n")[0] ?? "unknown defect"}`
 }
 
-/** The sender service. It should return one result per message; a missing one counts as `Failed`. */
+/**
+ * The sender service. It should return one result per message; a missing one counts as `Failed`.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class Sender extends Context.Tag("@effect-outbox/core/Sender")<Sender, {
   readonly send: (batch: ReadonlyArray<OutboxMessage>) => Effect.Effect<ReadonlyArray<SendResult>, SendError>
 }>() {}
@@ -54,6 +77,9 @@ export class Sender extends Context.Tag("@effect-outbox/core/Sender")<Sender, {
  * `concurrency` messages of a batch at once. A failure of `sendOne` fails only
  * that message, and so does a defect (a throw while building its request): the
  * message is `Failed` with the defect as its error, its batch mates go on.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const perMessage = <R>(
   sendOne: (message: OutboxMessage) => Effect.Effect<SendResult, SendError, R>,

@@ -34,6 +34,9 @@ import { Sender } from "./Sender.js"
  * The connection options every broker sender (NATS, AMQP, Redis) takes,
  * besides its own: how long one send and one connection attempt may take,
  * and the supervisor's `Reconnect.Tuning`.
+ *
+ * @category models
+ * @since 0.1.0
  */
 export interface Options {
   /**
@@ -48,16 +51,31 @@ export interface Options {
   readonly reconnect?: Reconnect.Tuning | undefined
 }
 
-/** The timeouts used when `Options` leaves them unset. */
+/**
+ * The timeouts used when `Options` leaves them unset.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaults = { timeout: Duration.seconds(5), connectTimeout: Duration.seconds(5) } as const
 
-/** The options' timeouts, decoded, with the defaults filled in. */
+/**
+ * The options' timeouts, decoded, with the defaults filled in.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Timeouts {
   readonly timeout: Duration.Duration
   readonly connectTimeout: Duration.Duration
 }
 
-/** What a broker package supplies: its sessions and how one message is published on one. */
+/**
+ * What a broker package supplies: its sessions and how one message is published on one.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Broker<S> {
   /** The broker, as people know it, for logs and errors. Never include credentials. */
   readonly broker: string
@@ -69,7 +87,12 @@ export interface Broker<S> {
   readonly publish: (timeouts: Timeouts) => ConfirmedSend.Publish<S>
 }
 
-/** Makes the sender in the current scope, connected until the scope closes. */
+/**
+ * Makes the sender in the current scope, connected until the scope closes.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make = <S>(
   broker: Broker<S>,
   options: Options

@@ -38,13 +38,28 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Session from "./internal/session.js"
 
-/** User and password, or a token. Kept `Redacted` so they never reach a log. */
+/**
+ * User and password, or a token. Kept `Redacted` so they never reach a log.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Credentials = Session.Credentials
 
-/** The stream that stores the subjects: required to exist, or created when missing. */
+/**
+ * The stream that stores the subjects: required to exist, or created when missing.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type StreamOptions = Session.StreamOptions
 
-/** How the sender connects and publishes. */
+/**
+ * How the sender connects and publishes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options extends SupervisedSender.Options {
   /** One server or several (`host:port` or `nats://host:port`), without credentials. */
   readonly servers: string | ReadonlyArray<string>
@@ -88,6 +103,9 @@ const describeServers = (servers: ReadonlyArray<string>): string =>
  * Makes the sender in the current scope. It waits for the first connection,
  * so wrong credentials or a missing stream fail here with one clear
  * `ReconnectError` after a single attempt.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const make = Effect.fn("NatsSender.make")(function*(
   options: Options
@@ -112,11 +130,21 @@ export const make = Effect.fn("NatsSender.make")(function*(
   }, options)
 })
 
-/** The sender as a layer: connected while the layer's scope is open. */
+/**
+ * The sender as a layer: connected while the layer's scope is open.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (options: Options): Layer.Layer<Sender, Reconnect.ReconnectError> =>
   Layer.scoped(Sender, make(options))
 
-/** A `nats://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
+/**
+ * A `nats://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class InvalidUrl extends Data.TaggedError("NatsInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid NATS sender URL: ${this.problem}. Expected nats://[user:password@|token@]host[:port][?stream=NAME&createStream=true&subjectPrefix=PREFIX]`
@@ -128,6 +156,9 @@ export class InvalidUrl extends Data.TaggedError("NatsInvalidUrl")<{ readonly pr
  * `nats://[user:password@|token@]host[:port]`, with optional query
  * parameters `stream`, `createStream=true` and `subjectPrefix`. Credentials
  * stay `Redacted`.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Options, InvalidUrl> =>
   Effect.gen(function*() {
@@ -152,7 +183,12 @@ export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Op
     }
   })
 
-/** The sender from a `nats://` URL (see `optionsFromUrl`), with other options on top. */
+/**
+ * The sender from a `nats://` URL (see `optionsFromUrl`), with other options on top.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerFromUrl = (
   url: Redacted.Redacted<string>,
   options: Omit<Partial<Options>, "servers" | "credentials"> = {}

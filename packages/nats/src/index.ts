@@ -3,4 +3,11 @@
  *
  * @since 0.1.0
  */
+
+/**
+ * A `Sender` that publishes to NATS JetStream.
+ *
+ * @category modules
+ * @since 0.1.0
+ */
 export * as NatsSender from "./NatsSender.js"

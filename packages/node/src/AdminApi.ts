@@ -39,7 +39,12 @@ import * as AdminAnswers from "./internal/adminAnswers.js"
 import { json, problem } from "./internal/adminAnswers.js"
 import * as DeadLetterQuery from "./internal/deadLetterQuery.js"
 
-/** Admin API settings. */
+/**
+ * Admin API settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /** The bearer token; without one the API is off (403). */
   readonly token: Redacted.Redacted<string> | undefined
@@ -47,10 +52,20 @@ export interface Options {
   readonly readToken?: Redacted.Redacted<string> | undefined
 }
 
-/** What a route lets a token do: `read` (the admin or the read-only token) or `write` (the admin token only). */
+/**
+ * What a route lets a token do: `read` (the admin or the read-only token) or `write` (the admin token only).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Access = "read" | "write"
 
-/** How many dead letters or parked keys a listing answers when no `limit` is given. */
+/**
+ * How many dead letters or parked keys a listing answers when no `limit` is given.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaultListLimit = 100
 
 
@@ -62,6 +77,9 @@ const bearerToken = (authorization: string | undefined): string | undefined => {
 /**
  * Guards a handler: the bearer token must be the admin token, or, for `read`
  * access, the read-only token. Used by every admin route (and the dashboard's).
+ *
+ * @category http
+ * @since 0.1.0
  */
 export const authorized = (options: Options, access: Access = "write") =>
 <E, R>(
@@ -123,7 +141,12 @@ const describeFilter = (query: DeadLetterQuery.Query): string =>
     olderThan: query.filter.olderThan === undefined ? undefined : Duration.format(query.filter.olderThan)
   })
 
-/** The admin routes under `/admin`. */
+/**
+ * The admin routes under `/admin`.
+ *
+ * @category http
+ * @since 0.1.0
+ */
 export const router = (options: Options): HttpRouter.HttpRouter<never, OutboxStore.OutboxStore> => {
   const guard = authorized(options, "read")
   const guardWrite = authorized(options, "write")

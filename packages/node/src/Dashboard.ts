@@ -27,16 +27,31 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as DashboardSeries from "./DashboardSeries.js"
 
-/** Where the outbox's tables are. */
+/**
+ * Where the outbox's tables are.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   readonly schema?: string | undefined
   readonly tablePrefix?: string | undefined
 }
 
-/** The dashboard's data services. */
+/**
+ * The dashboard's data services.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Services = OutboxInsight.OutboxInsight | RelayRegistry.RelayRegistry | DashboardSeries.DashboardSeries
 
-/** Builds the dashboard's data services (the series sampler runs in the layer's scope). */
+/**
+ * Builds the dashboard's data services (the series sampler runs in the layer's scope).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (
   options: Options = {}
 ): Layer.Layer<Services, OutboxStore.OutboxStoreError, SqlClient.SqlClient> => {
@@ -51,25 +66,41 @@ export const layer = (
  * The dashboard's services, arriving later than the server: `outbox run`
  * serves HTTP before the database is reachable, and sets these once the
  * outbox is open. Until then the dashboard's data routes answer 503.
+ *
+ * @category tags
+ * @since 0.1.0
  */
 export class Late extends Context.Tag("@effect-outbox/node/Dashboard/Late")<Late, {
   readonly get: Effect.Effect<Option.Option<Context.Context<Services>>>
   readonly set: (services: Context.Context<Services>) => Effect.Effect<void>
 }>() {}
 
-/** An empty holder for `Late`. */
+/**
+ * An empty holder for `Late`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const makeLate: Effect.Effect<Context.Tag.Service<Late>> = Effect.map(
   Ref.make(Option.none<Context.Context<Services>>()),
   (ref) => Late.of({ get: Ref.get(ref), set: (services) => Ref.set(ref, Option.some(services)) })
 )
 
-/** What `lookup` found. */
+/**
+ * What `lookup` found.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Lookup<S> = { readonly _tag: "Found"; readonly service: S } | { readonly _tag: "Absent" | "Waiting" }
 
 /**
  * Finds one of the dashboard's services: in context, or set later through
  * `Late`. `Absent` when this process serves no dashboard, `Waiting` while the
  * outbox is not open yet.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const lookup = <I extends Services, S>(tag: Context.Tag<I, S>): Effect.Effect<Lookup<S>> =>
   Effect.flatMap(Effect.serviceOption(tag), (direct): Effect.Effect<Lookup<S>> => {

@@ -38,7 +38,12 @@ import { json, problem } from "./internal/adminAnswers.js"
 import * as DeadLetterQuery from "./internal/deadLetterQuery.js"
 import type { RelayProgress } from "./RelayProgress.js"
 
-/** Dashboard API settings: the admin API's tokens, and readiness settings for the overview. */
+/**
+ * Dashboard API settings: the admin API's tokens, and readiness settings for the overview.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options extends AdminApi.Options {
   readonly readiness?: Health.Options | undefined
 }
@@ -222,7 +227,12 @@ const bulk = (action: "replay" | "purge") =>
         })
     ))
 
-/** The dashboard's admin routes. */
+/**
+ * The dashboard's admin routes.
+ *
+ * @category http
+ * @since 0.1.0
+ */
 export const router = (
   options: Options
 ): HttpRouter.HttpRouter<never, OutboxStore.OutboxStore | RelayProgress> => {

@@ -38,7 +38,12 @@ const contentTypes: Record<string, string> = {
   ico: "image/x-icon"
 }
 
-/** The page's security headers. `style-src` allows inline styles: the chart library sizes its canvas with them. */
+/**
+ * The page's security headers. `style-src` allows inline styles: the chart library sizes its canvas with them.
+ *
+ * @category http
+ * @since 0.1.0
+ */
 export const securityHeaders: Readonly<Record<string, string>> = {
   "content-security-policy":
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -91,7 +96,12 @@ const docs = Effect.map(
   }
 )
 
-/** The page's routes. */
+/**
+ * The page's routes.
+ *
+ * @category http
+ * @since 0.1.0
+ */
 export const router: HttpRouter.HttpRouter = HttpRouter.empty.pipe(
   HttpRouter.get("/", page),
   HttpRouter.get("/dashboard", page),

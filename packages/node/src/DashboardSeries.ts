@@ -17,7 +17,12 @@ import * as MetricState from "effect/MetricState"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 
-/** One second of the chart. Rates are messages in that second; `lagMillis` is the oldest pending age then. */
+/**
+ * One second of the chart. Rates are messages in that second; `lagMillis` is the oldest pending age then.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Point {
   /** Clock milliseconds at the end of the second. */
   readonly at: number
@@ -27,7 +32,12 @@ export interface Point {
   readonly lagMillis: number | null
 }
 
-/** The chart's data: oldest point first, and the topics seen (for a per-topic view). */
+/**
+ * The chart's data: oldest point first, and the topics seen (for a per-topic view).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Series {
   readonly stepSeconds: 1
   readonly points: ReadonlyArray<Point>
@@ -42,10 +52,20 @@ interface Sample {
   readonly byTopic: ReadonlyMap<string, Counts>
 }
 
-/** How many seconds the series keeps: 15 minutes. */
+/**
+ * How many seconds the series keeps: 15 minutes.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const capacity = 900
 
-/** The series service: `read` all topics' sum, or one topic's. */
+/**
+ * The series service: `read` all topics' sum, or one topic's.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class DashboardSeries extends Context.Tag("@effect-outbox/node/DashboardSeries")<DashboardSeries, {
   readonly read: (topic?: string | undefined) => Effect.Effect<Series>
 }>() {}
@@ -81,6 +101,9 @@ const difference = (now: ReadonlyMap<string, Counts>, before: ReadonlyMap<string
  * Starts the sampler (a fiber in the layer's scope, once a second) and
  * provides the series. The lag reading is one index probe; if it fails the
  * point has no lag, and the sampler goes on.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layer: Layer.Layer<DashboardSeries, never, OutboxInsight.OutboxInsight> = Layer.scoped(
   DashboardSeries,

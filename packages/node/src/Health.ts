@@ -30,7 +30,12 @@ import * as Option from "effect/Option"
 import * as Dashboard from "./Dashboard.js"
 import { RelayProgress } from "./RelayProgress.js"
 
-/** Readiness settings. */
+/**
+ * Readiness settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /** How long the relay may settle nothing while old messages are pending. Default 10 minutes. */
   readonly stallThreshold?: Duration.DurationInput | undefined
@@ -40,20 +45,35 @@ export interface Options {
   readonly failureThreshold?: Duration.DurationInput | undefined
 }
 
-/** The defaults of `Options`. */
+/**
+ * The defaults of `Options`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaults = {
   stallThreshold: Duration.minutes(10),
   storeTimeout: Duration.seconds(5),
   failureThreshold: Duration.seconds(30)
 } as const
 
-/** One check: whether it passes, and a sentence saying why. */
+/**
+ * One check: whether it passes, and a sentence saying why.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Check {
   readonly ok: boolean
   readonly detail: string
 }
 
-/** The readiness report, served as the JSON body of `/readyz`. */
+/**
+ * The readiness report, served as the JSON body of `/readyz`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Readiness {
   readonly ready: boolean
   readonly checks: {
@@ -89,7 +109,12 @@ const storeCheck = (timeout: Duration.Duration) =>
     })
   )
 
-/** Checks readiness (see the module comment). Never fails: a failing dependency is a failed check. */
+/**
+ * Checks readiness (see the module comment). Never fails: a failing dependency is a failed check.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
 export const readiness: (
   options?: Options
 ) => Effect.Effect<Readiness, never, OutboxStore.OutboxStore | RelayProgress> = Effect.fn("Health.readiness")(
@@ -185,6 +210,9 @@ const relays = Effect.flatMap(Dashboard.lookup(RelayRegistry.RelayRegistry), (re
 /**
  * `GET /healthz` (200 while the process serves requests) and `GET /readyz`
  * (200 when ready, 503 when not, with the `Readiness` report as JSON).
+ *
+ * @category http
+ * @since 0.1.0
  */
 export const router = (options: Options = {}): HttpRouter.HttpRouter<never, OutboxStore.OutboxStore | RelayProgress> =>
   HttpRouter.empty.pipe(

@@ -43,7 +43,12 @@ import * as Health from "./Health.js"
 import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import type { RelayProgress } from "./RelayProgress.js"
 
-/** What to serve. */
+/**
+ * What to serve.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /** The bearer token of the admin API; without one the admin routes answer 403. */
   readonly adminToken?: Redacted.Redacted<string> | undefined
@@ -53,7 +58,12 @@ export interface Options {
   readonly readiness?: Health.Options | undefined
 }
 
-/** Where to listen. */
+/**
+ * Where to listen.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface ListenOptions extends Options {
   /** The TCP port; 0 picks a free one (read it from `ManagementServer`). */
   readonly port: number
@@ -61,10 +71,20 @@ export interface ListenOptions extends Options {
   readonly host?: string | undefined
 }
 
-/** The services the routes read. */
+/**
+ * The services the routes read.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Requirements = OutboxStore.OutboxStore | RelayProgress | PrometheusMetrics.PrometheusMetrics
 
-/** The running server: its bound address, and a base URL to reach it. */
+/**
+ * The running server: its bound address, and a base URL to reach it.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class ManagementServer extends Context.Tag("@effect-outbox/node/ManagementServer")<ManagementServer, {
   readonly address: HttpServer.Address
   /** `http://host:port` (loopback when bound to all interfaces). */
@@ -75,6 +95,9 @@ export class ManagementServer extends Context.Tag("@effect-outbox/node/Managemen
  * Every route, with JSON 404s for unknown paths. The dashboard's data routes
  * answer when `OutboxInsight`, `RelayRegistry` and `DashboardSeries` are in
  * context (see `Dashboard.layer`).
+ *
+ * @category http
+ * @since 0.1.0
  */
 export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Requirements> =>
   HttpRouter.concatAll(
@@ -87,7 +110,12 @@ export const router = (options: Options = {}): HttpRouter.HttpRouter<never, Requ
     HttpRouter.all("*", Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 })))
   )
 
-/** Serves the routes on the provided `HttpServer` for the layer's lifetime. */
+/**
+ * Serves the routes on the provided `HttpServer` for the layer's lifetime.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const serve = (options: Options = {}): Layer.Layer<never, never, HttpServer.HttpServer | Requirements> =>
   HttpServer.serve(router(options))
 
@@ -100,6 +128,9 @@ const urlOf = (address: HttpServer.Address): string => {
 /**
  * Starts a Node HTTP server on `port` serving the routes, closed with the
  * layer. Fails with `ServeError` when the port cannot be bound.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layer = (
   options: ListenOptions

@@ -33,7 +33,12 @@ import * as PrometheusMetrics from "./PrometheusMetrics.js"
 import * as RelayHeartbeat from "./RelayHeartbeat.js"
 import * as RelayProgress from "./RelayProgress.js"
 
-/** Demo settings. */
+/**
+ * Demo settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   readonly messages?: number | undefined
   /** Share of messages answered 503 at first (retried). Default 0.15. */
@@ -60,7 +65,12 @@ export interface Options {
   readonly hold?: Effect.Effect<void> | undefined
 }
 
-/** What the demo found. */
+/**
+ * What the demo found.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Summary {
   readonly published: number
   readonly delivered: number
@@ -73,7 +83,12 @@ export interface Summary {
   readonly problems: ReadonlyArray<string>
 }
 
-/** The demo could not run (the embedded database or the local receiver failed to start). */
+/**
+ * The demo could not run (the embedded database or the local receiver failed to start).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class DemoError extends Data.TaggedError("DemoError")<{ readonly reason: string }> {
   override get message() {
     return `The demo could not run: ${this.reason}`
@@ -106,7 +121,12 @@ const produce = (count: number, published: Ref.Ref<number>, rate: number | undef
     )
   })
 
-/** Runs the demo; `ok` says whether its final check held. */
+/**
+ * Runs the demo; `ok` says whether its final check held.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
 export const run = (options: Options = {}): Effect.Effect<Summary, DemoError> =>
   Effect.gen(function*() {
     const messages = options.messages ?? 200

@@ -25,22 +25,42 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
-/** The content type of the Prometheus text exposition format. */
+/**
+ * The content type of the Prometheus text exposition format.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-/** Collecting the metrics failed. */
+/**
+ * Collecting the metrics failed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class MetricsError extends Data.TaggedError("MetricsError")<{ readonly cause: unknown }> {
   override get message() {
     return `Collecting metrics failed: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
   }
 }
 
-/** The metrics endpoint's service: the current metrics as Prometheus text. */
+/**
+ * The metrics endpoint's service: the current metrics as Prometheus text.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class PrometheusMetrics extends Context.Tag("@effect-outbox/node/PrometheusMetrics")<PrometheusMetrics, {
   readonly scrape: Effect.Effect<string, MetricsError>
 }>() {}
 
-/** Exporter settings. */
+/**
+ * Exporter settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /** The `service_name` of the `target_info` series. Default `effect-outbox`. */
   readonly serviceName?: string | undefined
@@ -49,6 +69,9 @@ export interface Options {
 /**
  * Registers an exporter for the process's Effect metrics (one per process is
  * enough); it is shut down with the layer.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<PrometheusMetrics> =>
   Layer.scoped(
@@ -75,7 +98,12 @@ export const layer = (options: Options = {}): Layer.Layer<PrometheusMetrics> =>
     })
   ).pipe(Layer.provide(Resource.layer({ serviceName: options.serviceName ?? "effect-outbox" })))
 
-/** The store gauges are defined in core's `OutboxMetrics`; these names stay for existing imports. */
+/**
+ * The store gauges are defined in core's `OutboxMetrics`; these names stay for existing imports.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
 export const { deadLetters, inFlight, oldestPendingAge, parkedKeys } = OutboxMetrics
 
 /**
@@ -83,6 +111,9 @@ export const { deadLetters, inFlight, oldestPendingAge, parkedKeys } = OutboxMet
  * `outbox_in_flight`, `outbox_dead_letters`, `outbox_parked_keys`,
  * `outbox_oldest_pending_age_seconds`) from `stats`. An unreachable store leaves the last values and is logged once per
  * scrape: `/readyz` reports it.
+ *
+ * @category metrics
+ * @since 0.1.0
  */
 export const observeStore = (
   timeout: Duration.DurationInput = Duration.seconds(5)
@@ -93,7 +124,12 @@ export const observeStore = (
     Effect.catchAll((error) => Effect.logWarning("Could not refresh the store gauges for /metrics", error.message))
   )
 
-/** `GET /metrics`: refreshes the store gauges, then answers the metrics as Prometheus text (500 if collecting fails). */
+/**
+ * `GET /metrics`: refreshes the store gauges, then answers the metrics as Prometheus text (500 if collecting fails).
+ *
+ * @category http
+ * @since 0.1.0
+ */
 export const router: HttpRouter.HttpRouter<never, PrometheusMetrics | OutboxStore.OutboxStore> = HttpRouter.empty.pipe(
   HttpRouter.get(
     "/metrics",

@@ -17,7 +17,12 @@ import * as Schedule from "effect/Schedule"
 import { hostname } from "node:os"
 import { RelayProgress } from "./RelayProgress.js"
 
-/** What the heartbeat says about the relay's settings. */
+/**
+ * What the heartbeat says about the relay's settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   readonly claimMode?: string | undefined
   readonly batchSize: number
@@ -34,7 +39,12 @@ const describeOrdered = (ordered: boolean | ReadonlyArray<string>): string =>
 
 const toDate = (millis: number) => new Date(millis)
 
-/** Runs the heartbeat in the layer's scope. */
+/**
+ * Runs the heartbeat in the layer's scope.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (
   options: Options
 ): Layer.Layer<never, never, RelayRegistry.RelayRegistry | RelayProgress> =>

@@ -25,13 +25,23 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 
-/** Whether the relay's drain loop runs; times are `Clock` milliseconds. */
+/**
+ * Whether the relay's drain loop runs; times are `Clock` milliseconds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type State =
   | { readonly _tag: "NotStarted" }
   | { readonly _tag: "Running"; readonly since: number }
   | { readonly _tag: "Stopped"; readonly at: number; readonly reason: string }
 
-/** Messages settled since the relay started. */
+/**
+ * Messages settled since the relay started.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Totals {
   readonly batches: number
   readonly sent: number
@@ -40,7 +50,12 @@ export interface Totals {
   readonly fenced: number
 }
 
-/** A consistent view of the relay's progress. */
+/**
+ * A consistent view of the relay's progress.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Snapshot {
   readonly state: State
   /**
@@ -53,7 +68,12 @@ export interface Snapshot {
   readonly totals: Totals
 }
 
-/** The progress tracker. `track` (or `layerRelay`) feeds it; readiness and the demo read it. */
+/**
+ * The progress tracker. `track` (or `layerRelay`) feeds it; readiness and the demo read it.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class RelayProgress extends Context.Tag("@effect-outbox/node/RelayProgress")<RelayProgress, {
   readonly snapshot: Effect.Effect<Snapshot>
   /** Records a settled batch: the relay's `RelayObserver.onBatch`. */
@@ -70,6 +90,9 @@ export class RelayProgress extends Context.Tag("@effect-outbox/node/RelayProgres
  * The relay's drain loop ended while the runner was still running: nothing
  * would be delivered any more. The runner exits non-zero with it, so a
  * supervisor (systemd, Kubernetes, …) restarts the process.
+ *
+ * @category errors
+ * @since 0.1.0
  */
 export class RelayStopped extends Data.TaggedError("RelayStopped")<{ readonly reason: string }> {
   override get message() {
@@ -79,7 +102,12 @@ export class RelayStopped extends Data.TaggedError("RelayStopped")<{ readonly re
 
 const noTotals: Totals = { batches: 0, sent: 0, retried: 0, deadLettered: 0, fenced: 0 }
 
-/** Makes a tracker; nothing has started yet. */
+/**
+ * Makes a tracker; nothing has started yet.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make: Effect.Effect<Context.Tag.Service<RelayProgress>> = Effect.gen(function*() {
   const createdAt = yield* Clock.currentTimeMillis
   const state = yield* Ref.make<Snapshot>({
@@ -124,7 +152,12 @@ export const make: Effect.Effect<Context.Tag.Service<RelayProgress>> = Effect.ge
   })
 })
 
-/** The tracker as a layer. */
+/**
+ * The tracker as a layer.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer: Layer.Layer<RelayProgress> = Layer.effect(RelayProgress, make)
 
 const describeExit = <A, E>(exit: Exit.Exit<A, E>): string =>
@@ -140,6 +173,9 @@ const describeExit = <A, E>(exit: Exit.Exit<A, E>): string =>
  * Runs a relay (`Relay.run(options)`, or any effect that drains) while
  * tracking it: marks it running, observes every settled batch, and marks it
  * stopped, with why, when it ends for any reason.
+ *
+ * @category combinators
+ * @since 0.1.0
  */
 export const track = <A, E, R>(relay: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | RelayProgress> =>
   Effect.flatMap(RelayProgress, (progress) =>
@@ -150,7 +186,12 @@ export const track = <A, E, R>(relay: Effect.Effect<A, E, R>): Effect.Effect<A, 
       Effect.onExit((exit) => progress.markStopped(describeExit(exit)))
     ))
 
-/** `Relay.layer`, tracked: the drain loop runs in the layer's scope and reports to `RelayProgress`. */
+/**
+ * `Relay.layer`, tracked: the drain loop runs in the layer's scope and reports to `RelayProgress`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerRelay = (
   options: Relay.Options = {}
 ): Layer.Layer<never, Relay.ConfigError, OutboxStore.OutboxStore | Sender.Sender | RelayProgress> =>
@@ -164,6 +205,9 @@ export const layerRelay = (
  * `outbox run` does after starting, so a drain loop that ends for any reason
  * ends the process (exit code 1) instead of leaving it up, delivering nothing.
  * A shutdown (SIGTERM) interrupts this wait first, so it exits 0.
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const failWhenStopped: Effect.Effect<never, RelayStopped, RelayProgress> = Effect.flatMap(
   RelayProgress,

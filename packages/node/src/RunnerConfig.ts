@@ -23,12 +23,37 @@ import * as Redacted from "effect/Redacted"
 import { isIdentifier } from "./internal/sqlIdentifier.js"
 import { type Setting, settings } from "./internal/settingsTable.js"
 
-export { type Setting, settings } from "./internal/settingsTable.js"
+export {
+  /**
+   * One setting of the runner: its variable, its flag, what it means and what it takes.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  type Setting,
+  /**
+   * Every setting of the runner, described once: it drives the flags, the parsing, the errors and the README's table.
+   *
+   * @category config
+   * @since 0.1.0
+   */
+  settings
+} from "./internal/settingsTable.js"
 
-/** The name of a setting. */
+/**
+ * The name of a setting.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Name = keyof typeof settings
 
-/** A setting had a bad value, or a needed one was missing. `message` is the one line to print. */
+/**
+ * A setting had a bad value, or a needed one was missing. `message` is the one line to print.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class InvalidSetting extends Data.TaggedError("InvalidSetting")<{
   readonly setting: Setting
   readonly problem: string
@@ -44,10 +69,20 @@ const invalid = (name: Name, given: string) =>
     problem: settings[name].secret === true ? "the value given is not valid" : `got ${JSON.stringify(given)}`
   })
 
-/** Flag values by setting name, as the CLI parsed them (absent when not given). */
+/**
+ * Flag values by setting name, as the CLI parsed them (absent when not given).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Flags = Partial<Record<Name, string>>
 
-/** A provider reading flags first, then the environment. */
+/**
+ * A provider reading flags first, then the environment.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const providerFor = (flags: Flags): ConfigProvider.ConfigProvider => {
   const fromFlags = new Map<string, string>()
   for (const [name, value] of Object.entries(flags) as Array<[Name, string | undefined]>) {
@@ -83,12 +118,37 @@ const integer = (name: Name, min: number, max: number) =>
     return /^\d+$/.test(text.trim()) && value >= min && value <= max ? Effect.succeed(value) : Effect.fail(invalid(name, text))
   })
 
-export { parseBoolean, parseOrdered } from "@effect-outbox/core/RelayConfig"
+export {
+  /**
+   * Core's `RelayConfig.parseBoolean`, for the runner's own boolean settings.
+   *
+   * @category config
+   * @since 0.1.0
+   */
+  parseBoolean,
+  /**
+   * Core's `RelayConfig.parseOrdered`, for the `ordered` setting.
+   *
+   * @category config
+   * @since 0.1.0
+   */
+  parseOrdered
+} from "@effect-outbox/core/RelayConfig"
 
-/** Parses a duration in core's `DurationText` grammar (`90` = seconds, `500ms`, `2 minutes`, `7d`); `undefined` when it is not one. */
+/**
+ * Parses a duration in core's `DurationText` grammar (`90` = seconds, `500ms`, `2 minutes`, `7d`); `undefined` when it is not one.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const parseDuration = (text: string): Duration.Duration | undefined => Option.getOrUndefined(DurationText.parse(text))
 
-/** Parses the retry grammar of `OUTBOX_RETRY` into a policy; `undefined` when it is not valid. */
+/**
+ * Parses the retry grammar of `OUTBOX_RETRY` into a policy; `undefined` when it is not valid.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const parseRetry = (text: string): RetryPolicy.RetryPolicy | undefined =>
   Either.getOrUndefined(RelayConfig.settings.retry.parse(text))
 
@@ -118,7 +178,12 @@ const secret = (name: Name): Effect.Effect<Option.Option<Redacted.Redacted<strin
     Effect.map(Option.filter((value) => Redacted.value(value).length > 0))
   )
 
-/** Where the outbox lives. */
+/**
+ * Where the outbox lives.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Database {
   readonly url: Option.Option<Redacted.Redacted<string>>
   readonly dataDir: string
@@ -128,7 +193,12 @@ export interface Database {
   readonly poolSize: number
 }
 
-/** The database settings (every command needs them). */
+/**
+ * The database settings (every command needs them).
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const database: Effect.Effect<Database, InvalidSetting> = Effect.gen(function*() {
   const url = yield* secret("databaseUrl")
   if (Option.isSome(url)) {
@@ -155,7 +225,12 @@ const databaseUrlProblem = (text: string): string | undefined => {
   return undefined
 }
 
-/** The relay's settings: core's `RelayConfig.Values` (`retry` as `retryPolicy`) and the runner's own. */
+/**
+ * The relay's settings: core's `RelayConfig.Values` (`retry` as `retryPolicy`) and the runner's own.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface RelaySettings extends Omit<RelayConfig.Values, "retry"> {
   readonly retryPolicy: RetryPolicy.RetryPolicy
   readonly leadership: "always" | "advisory-lock"
@@ -163,7 +238,12 @@ export interface RelaySettings extends Omit<RelayConfig.Values, "retry"> {
   readonly webhookConcurrency: number
 }
 
-/** The relay's settings, validated. */
+/**
+ * The relay's settings, validated.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(function*() {
   const retryPolicy = yield* relaySetting("retry")
   const leadership = yield* withDefault("leadership")
@@ -188,7 +268,12 @@ export const relay: Effect.Effect<RelaySettings, InvalidSetting> = Effect.gen(fu
   }
 })
 
-/** The kinds of target, by URL scheme. */
+/**
+ * The kinds of target, by URL scheme.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type SenderKind = "webhook" | "nats" | "amqp" | "redis"
 
 const senderKinds: Record<string, SenderKind> = {
@@ -201,14 +286,24 @@ const senderKinds: Record<string, SenderKind> = {
   "rediss:": "redis"
 }
 
-/** Where and how to deliver. */
+/**
+ * Where and how to deliver.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface SenderSettings {
   readonly kind: SenderKind
   readonly url: Redacted.Redacted<string>
   readonly signingSecret: Option.Option<Redacted.Redacted<string>>
 }
 
-/** The sender's settings; the target is required. */
+/**
+ * The sender's settings; the target is required.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const sender: Effect.Effect<SenderSettings, InvalidSetting> = Effect.gen(function*() {
   const url = yield* secret("sender")
   if (Option.isNone(url)) return yield* new InvalidSetting({ setting: settings.sender, problem: "it is not set" })
@@ -228,7 +323,12 @@ export const sender: Effect.Effect<SenderSettings, InvalidSetting> = Effect.gen(
   return { kind, url: url.value, signingSecret }
 })
 
-/** The management HTTP server's settings. */
+/**
+ * The management HTTP server's settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface HttpSettings {
   /** `undefined` when turned off. */
   readonly port: number | undefined
@@ -240,7 +340,12 @@ export interface HttpSettings {
   readonly failureThreshold: Duration.Duration
 }
 
-/** The HTTP settings, validated. */
+/**
+ * The HTTP settings, validated.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const http: Effect.Effect<HttpSettings, InvalidSetting> = Effect.gen(function*() {
   const portText = yield* withDefault("httpPort")
   const port = portText.trim() === "off" ? undefined : yield* integer("httpPort", 0, 65_535)
@@ -268,7 +373,12 @@ export const http: Effect.Effect<HttpSettings, InvalidSetting> = Effect.gen(func
   }
 })
 
-/** How the runner logs. */
+/**
+ * How the runner logs.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface LogSettings {
   readonly level: LogLevel.LogLevel
   readonly format: "text" | "json"
@@ -283,7 +393,12 @@ const logLevels: Record<string, LogLevel.LogLevel> = {
   none: LogLevel.None
 }
 
-/** The log settings, validated. */
+/**
+ * The log settings, validated.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const logging: Effect.Effect<LogSettings, InvalidSetting> = Effect.gen(function*() {
   const levelText = yield* withDefault("logLevel")
   const level = logLevels[levelText.trim().toLowerCase()]
@@ -293,5 +408,10 @@ export const logging: Effect.Effect<LogSettings, InvalidSetting> = Effect.gen(fu
   return { level, format }
 })
 
-/** Fails with `InvalidSetting` for a setting that must be given. */
+/**
+ * Fails with `InvalidSetting` for a setting that must be given.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const requireSetting = required

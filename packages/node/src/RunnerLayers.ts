@@ -31,7 +31,12 @@ import * as StoreConnection from "./StoreConnection.js"
 const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
   Layer.unwrapEffect(Effect.promise(load))
 
-/** The runner could not start: no database, a port taken. The message is safe to print. */
+/**
+ * The runner could not start: no database, a port taken. The message is safe to print.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class StartupError extends Data.TaggedError("StartupError")<{ readonly reason: string }> {
   override get message() {
     return this.reason
@@ -49,7 +54,12 @@ const describe = (secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
   }
 }
 
-/** Where the database is, for messages: the host of a URL, or the data directory. */
+/**
+ * Where the database is, for messages: the host of a URL, or the data directory.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const describeDatabase = (database: RunnerConfig.Database): string =>
   Option.match(database.url, {
     onNone: () => `embedded database in ${database.dataDir}`,
@@ -66,6 +76,9 @@ export const describeDatabase = (database: RunnerConfig.Database): string =>
  * instead of being waited out like a failed connect. A defect that is a lost
  * connection becomes a failure (retried by `outbox run`); any other defect (a
  * migration the database rejects) stays one.
+ *
+ * @category combinators
+ * @since 0.1.0
  */
 export const connectionLossAsFailure = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E | unknown, R> =>
   Layer.catchAllCause(layer, (cause) => {
@@ -76,6 +89,9 @@ export const connectionLossAsFailure = <A, E, R>(layer: Layer.Layer<A, E, R>): L
 /**
  * The store (migrated unless `migrate` is false) and its `SqlClient`: on
  * Postgres with LISTEN wake-ups when a URL is set, else on PGlite in the data directory.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const store = (
   database: RunnerConfig.Database,
@@ -115,6 +131,9 @@ export const store = (
 /**
  * The sender for the settings: a webhook, NATS JetStream, RabbitMQ or Redis Streams, by the
  * URL's scheme. Broker senders connect (once) before the relay starts.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const sender = (
   settings: RunnerConfig.SenderSettings,
@@ -145,7 +164,12 @@ export const sender = (
   return Layer.mapError(layer, (error) => new StartupError({ reason: `Cannot use OUTBOX_SENDER: ${error.message}` }))
 }
 
-/** Leadership per the settings: advisory-lock needs a Postgres server. */
+/**
+ * Leadership per the settings: advisory-lock needs a Postgres server.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const leadership = (
   relay: RunnerConfig.RelaySettings,
   database: RunnerConfig.Database
@@ -159,7 +183,12 @@ export const leadership = (
   return AdvisoryLock.layer({ name: `effect-outbox:${database.schema}.${database.tablePrefix}` })
 }
 
-/** The relay's options from the settings. */
+/**
+ * The relay's options from the settings.
+ *
+ * @category config
+ * @since 0.1.0
+ */
 export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConfig.SenderKind): Relay.Options => ({
   batchSize: relay.batchSize,
   concurrency: relay.concurrency,
@@ -186,6 +215,9 @@ export const relayOptions = (relay: RunnerConfig.RelaySettings, kind: RunnerConf
  * dashboard's data, the sender, leadership and the relay (tracked for
  * readiness, and announcing itself in the relays table). The relay's tracker
  * is the output, so the runner can wait on `RelayProgress.failWhenStopped`.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const runLayer = (settings: {
   readonly database: RunnerConfig.Database

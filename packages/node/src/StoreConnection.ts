@@ -37,12 +37,22 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
-/** Where opening the outbox stands. */
+/**
+ * Where opening the outbox stands.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Status =
   | { readonly _tag: "Waiting"; readonly reason: string }
   | { readonly _tag: "Open"; readonly store: OutboxStore.OutboxStore["Type"] }
 
-/** A store that may not be open yet, and its status. */
+/**
+ * A store that may not be open yet, and its status.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface StoreConnection {
   readonly status: Ref.Ref<Status>
   /** The store once open; until then every call fails saying what it waits for. */
@@ -51,7 +61,12 @@ export interface StoreConnection {
 
 const waitingFor = (reason: string) => `waiting for the database: ${reason}`
 
-/** A connection not yet open. */
+/**
+ * A connection not yet open.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make: Effect.Effect<StoreConnection> = Effect.gen(function*() {
   const status = yield* Ref.make<Status>({ _tag: "Waiting", reason: "not connected yet" })
   const withStore = <A>(
@@ -81,7 +96,12 @@ export const make: Effect.Effect<StoreConnection> = Effect.gen(function*() {
   return { status, store }
 })
 
-/** How long to wait between tries: 200 ms doubling, at most 5 s apart. */
+/**
+ * How long to wait between tries: 200 ms doubling, at most 5 s apart.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaultBackoff = Schedule.exponential(Duration.millis(200)).pipe(
   Schedule.union(Schedule.spaced(Duration.seconds(5)))
 )
@@ -91,6 +111,9 @@ export const defaultBackoff = Schedule.exponential(Duration.millis(200)).pipe(
  * after failures tagged `StartupError` (the database is unreachable or
  * starting) with `backoff`; any other failure (a refused setting) ends it.
  * Logs when it starts waiting and when it is open (the latest reason is in `status`).
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const open = <ROut, E extends { readonly _tag: string; readonly message: string }, R>(
   connection: StoreConnection,

@@ -7,6 +7,8 @@
  * Exit codes: 0 done; 1 failed (the database is unreachable, the demo's check
  * failed, the relay's drain loop ended while running); 2 bad usage or
  * settings, with one line naming the setting.
+ *
+ * @since 0.1.0
  */
 import { ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"

@@ -32,7 +32,12 @@ import * as SessionLock from "./internal/sessionLock.js"
 const ATTR_DB_SYSTEM_NAME = "db.system.name"
 const ATTR_DB_NAMESPACE = "db.namespace"
 
-/** How to open the database. */
+/**
+ * How to open the database.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface PgliteClientConfig {
   /**
    * Where the database lives. A directory path (created when missing; a
@@ -54,7 +59,12 @@ export interface PgliteClientConfig {
   readonly serializers?: SerializerOptions | undefined
 }
 
-/** The PGlite client: a full `SqlClient`, plus the PGlite instance and LISTEN/NOTIFY. */
+/**
+ * The PGlite client: a full `SqlClient`, plus the PGlite instance and LISTEN/NOTIFY.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Service extends SqlClient.SqlClient {
   readonly config: PgliteClientConfig
   /**
@@ -83,10 +93,20 @@ export interface Service extends SqlClient.SqlClient {
   readonly notify: (channel: string, payload: string) => Effect.Effect<void, SqlError>
 }
 
-/** The PGlite client's tag. `layer` provides it together with `SqlClient`. */
+/**
+ * The PGlite client's tag. `layer` provides it together with `SqlClient`.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class PgliteClient extends Context.Tag("@effect-outbox/pglite/PgliteClient")<PgliteClient, Service>() {}
 
-/** The Postgres statement compiler this driver uses (equivalent to `PgClient.makeCompiler`). */
+/**
+ * The Postgres statement compiler this driver uses (equivalent to `PgClient.makeCompiler`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const makeCompiler: (
   transform?: ((_: string) => string) | undefined,
   transformJson?: boolean
@@ -95,6 +115,9 @@ export const makeCompiler: (
 /**
  * Opens PGlite and builds the client; the database is closed when the scope
  * closes. Prefer `layer`, which also provides `SqlClient` and `Reactivity`.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const make = (
   config: PgliteClientConfig = {}
@@ -219,7 +242,12 @@ const open = (config: PgliteClientConfig): Effect.Effect<PGlite, SqlError, Scope
   ))
 }
 
-/** Provides `PgliteClient` and `SqlClient` on one PGlite database (in memory without `dataDir`). */
+/**
+ * Provides `PgliteClient` and `SqlClient` on one PGlite database (in memory without `dataDir`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (
   config: PgliteClientConfig = {}
 ): Layer.Layer<PgliteClient | SqlClient.SqlClient, SqlError> =>
@@ -230,7 +258,12 @@ export const layer = (
       ))
   ).pipe(Layer.provide(Reactivity.layer))
 
-/** `layer`, with the configuration read through `Config`. */
+/**
+ * `layer`, with the configuration read through `Config`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerConfig = (
   config: Config.Config.Wrap<PgliteClientConfig>
 ): Layer.Layer<PgliteClient | SqlClient.SqlClient, ConfigError.ConfigError | SqlError> =>

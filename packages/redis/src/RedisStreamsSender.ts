@@ -44,10 +44,20 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Session from "./internal/session.js"
 
-/** Trimming for every append: `{ maxLength: n }` (`MAXLEN ~ n`) or `{ maxAge }` (`MINID ~ <now − maxAge>`). */
+/**
+ * Trimming for every append: `{ maxLength: n }` (`MAXLEN ~ n`) or `{ maxAge }` (`MINID ~ <now − maxAge>`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type Trim = Session.Trim
 
-/** How the sender connects and appends. */
+/**
+ * How the sender connects and appends.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options extends SupervisedSender.Options {
   /** Default "127.0.0.1". */
   readonly host?: string | undefined
@@ -82,14 +92,29 @@ export interface Options extends SupervisedSender.Options {
   readonly connectionName?: string | undefined
 }
 
-/** The default `dedupeWindow`. */
+/**
+ * The default `dedupeWindow`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaultDedupeWindow = Duration.hours(24)
 
-/** The server as people know it, for logs and errors: no user or password. */
+/**
+ * The server as people know it, for logs and errors: no user or password.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const describeServer = (options: Pick<Options, "host" | "port" | "db">): string =>
   `Redis at ${options.host ?? "127.0.0.1"}:${options.port ?? 6379}/${options.db ?? 0}`
 
-/** The stream a topic goes to, per the options. */
+/**
+ * The stream a topic goes to, per the options.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const streamFor = (options: Pick<Options, "stream" | "streamPrefix">): (topic: string) => string => {
   const stream = options.stream
   if (typeof stream === "string") return () => stream
@@ -98,7 +123,12 @@ export const streamFor = (options: Pick<Options, "stream" | "streamPrefix">): (t
   return (topic) => `${prefix}${topic}`
 }
 
-/** The key that remembers a sent message id, per the options. */
+/**
+ * The key that remembers a sent message id, per the options.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const dedupeKeyFor = (options: Pick<Options, "dedupePrefix">): (id: string) => string => {
   const prefix = options.dedupePrefix ?? "outbox"
   return (id) => `${prefix}:sent:${id}`
@@ -108,6 +138,9 @@ export const dedupeKeyFor = (options: Pick<Options, "dedupePrefix">): (id: strin
  * Makes the sender in the current scope. It waits for the first connection,
  * so a wrong password fails here with one clear `ReconnectError` after a
  * single attempt.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const make = Effect.fn("RedisStreamsSender.make")(function*(
   options: Options
@@ -136,11 +169,21 @@ export const make = Effect.fn("RedisStreamsSender.make")(function*(
   }, options)
 })
 
-/** The sender as a layer: connected while the layer's scope is open. */
+/**
+ * The sender as a layer: connected while the layer's scope is open.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (options: Options): Layer.Layer<Sender, Reconnect.ReconnectError> =>
   Layer.scoped(Sender, make(options))
 
-/** A `redis://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets). */
+/**
+ * A `redis://` URL the runner was given could not be used. The message never repeats the URL (it may hold secrets).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class InvalidUrl extends Data.TaggedError("RedisInvalidUrl")<{ readonly problem: string }> {
   override get message() {
     return `Invalid Redis sender URL: ${this.problem}. Expected redis[s]://[[user]:password@]host[:port][/db][?streamPrefix=PREFIX|stream=NAME&dedupePrefix=PREFIX&dedupeWindow=24h&maxLength=N|maxAge=7d]`
@@ -171,6 +214,9 @@ const integerParam = (name: string, text: string, min: number) => {
  * parameters `streamPrefix` or `stream` (one stream for all topics),
  * `dedupePrefix`, `dedupeWindow` (`24h`, `90s`, … or milliseconds) and
  * `maxLength=N` or `maxAge=<duration>` (trimming). The password stays `Redacted`.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Options, InvalidUrl> =>
   Effect.gen(function*() {
@@ -213,7 +259,12 @@ export const optionsFromUrl = (url: Redacted.Redacted<string>): Effect.Effect<Op
     return options
   })
 
-/** The sender from a `redis://` URL (see `optionsFromUrl`), with other options on top. */
+/**
+ * The sender from a `redis://` URL (see `optionsFromUrl`), with other options on top.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerFromUrl = (
   url: Redacted.Redacted<string>,
   options: Omit<Options, "host" | "port" | "db" | "username" | "password" | "tls"> = {}

@@ -27,7 +27,12 @@ import type { OutboxMessage } from "@effect-outbox/core/Message"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
-/** The field names, in the order they are written. */
+/**
+ * The field names, in the order they are written.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const Fields = {
   id: "id",
   topic: "topic",
@@ -38,7 +43,12 @@ export const Fields = {
   payload: "payload"
 } as const
 
-/** A decoded entry, as a consumer handles it. */
+/**
+ * A decoded entry, as a consumer handles it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface StreamEntry {
   readonly id: string
   readonly topic: string
@@ -49,14 +59,24 @@ export interface StreamEntry {
   readonly payload: unknown
 }
 
-/** An entry that is not one the sender wrote (a field missing, or not JSON where JSON is expected). */
+/**
+ * An entry that is not one the sender wrote (a field missing, or not JSON where JSON is expected).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class MalformedEntry extends Data.TaggedError("MalformedEntry")<{ readonly problem: string }> {
   override get message() {
     return `Not an outbox stream entry: ${this.problem}`
   }
 }
 
-/** The entry's field/value pairs for `XADD`, flat. */
+/**
+ * The entry's field/value pairs for `XADD`, flat.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const fields = (message: OutboxMessage): ReadonlyArray<string> => [
   Fields.id,
   message.id,
@@ -83,7 +103,12 @@ const isStringRecord = (value: unknown): value is Record<string, string> =>
   typeof value === "object" && value !== null && !Array.isArray(value) &&
   Object.values(value).every((item) => typeof item === "string")
 
-/** Decodes an entry's flat field/value list, as Redis returns it. */
+/**
+ * Decodes an entry's flat field/value list, as Redis returns it.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const decode = (flat: ReadonlyArray<string>): Effect.Effect<StreamEntry, MalformedEntry> =>
   Effect.gen(function*() {
     const values = new Map<string, string>()

@@ -22,7 +22,12 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 
-/** Options of the advisory lock. */
+/**
+ * Options of the advisory lock.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /** The lock's name: relays using the same name elect one leader. Default "effect-outbox:public.outbox". */
   readonly name?: string | undefined
@@ -39,7 +44,12 @@ export interface Options {
 /** The lock's connection did not answer a liveness ping in time. */
 class PingTimeout extends Data.TaggedError("PingTimeout")<{ readonly reason: string }> {}
 
-/** Leadership held through `pg_try_advisory_lock` on a reserved connection. */
+/**
+ * Leadership held through `pg_try_advisory_lock` on a reserved connection.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (options: Options = {}): Layer.Layer<Leadership, never, SqlClient.SqlClient> =>
   Layer.scoped(
     Leadership,

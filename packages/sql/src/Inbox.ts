@@ -30,6 +30,9 @@ import type * as Migrations from "./Migrations.js"
  * Runs `effect` unless `messageId` was processed before; `Some(result)` when
  * it ran, `None` when it was a duplicate. Concurrent duplicates wait for the
  * first to commit (or roll back) and then skip (or run).
+ *
+ * @category combinators
+ * @since 0.1.0
  */
 export const once = <A, E, R>(
   messageId: string,

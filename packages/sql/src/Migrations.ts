@@ -15,7 +15,12 @@ import { OutboxStoreError } from "@effect-outbox/core/OutboxStore"
 import { refail } from "./internal/errors.js"
 import * as Tables from "./internal/tables.js"
 
-/** Where the tables live. */
+/**
+ * Where the tables live.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /** Default "public". Created when missing. */
   readonly schema?: string | undefined
@@ -121,7 +126,12 @@ const migrations = (tables: Tables.Tables) => ({
     )`.withoutTransform)
 })
 
-/** Runs pending migrations; returns the ones it applied (none when up to date). */
+/**
+ * Runs pending migrations; returns the ones it applied (none when up to date).
+ *
+ * @category operations
+ * @since 0.1.0
+ */
 export const run = Effect.fn("Migrations.run")(function*(options: Options = {}) {
   const tables = yield* Tables.resolve(options)
   const sql = yield* SqlClient.SqlClient

@@ -21,7 +21,12 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import pg from "pg"
 
-/** Listens on a channel. The stream never fails: a dropped listener reconnects on its own. */
+/**
+ * Listens on a channel. The stream never fails: a dropped listener reconnects on its own.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class Notifications extends Context.Tag("@effect-outbox/sql/Notifications")<Notifications, {
   readonly listen: (channel: string) => Stream.Stream<string>
 }>() {}
@@ -72,6 +77,9 @@ const session = (config: pg.ClientConfig, channel: string): Stream.Stream<string
 /**
  * Notifications through a dedicated connection made with the `PgClient`'s
  * settings, re-listening with capped exponential backoff when it drops.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layerPg: Layer.Layer<Notifications, never, PgClient.PgClient> = Layer.effect(
   Notifications,
@@ -90,7 +98,12 @@ export const layerPg: Layer.Layer<Notifications, never, PgClient.PgClient> = Lay
   })
 )
 
-/** Notifications from any `listen` function (e.g. the PGlite driver's). */
+/**
+ * Notifications from any `listen` function (e.g. the PGlite driver's).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layerFrom = (listen: (channel: string) => Stream.Stream<string, unknown>): Layer.Layer<Notifications> =>
   Layer.succeed(Notifications, {
     listen: (channel) =>

@@ -23,13 +23,23 @@ import { refail } from "./internal/errors.js"
 import * as Tables from "./internal/tables.js"
 import type * as Migrations from "./Migrations.js"
 
-/** A count, and how far to trust it: `exact`, a lower bound (`atLeast`), or the planner's `estimate`. */
+/**
+ * A count, and how far to trust it: `exact`, a lower bound (`atLeast`), or the planner's `estimate`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Count {
   readonly value: number
   readonly kind: "exact" | "atLeast" | "estimate"
 }
 
-/** What waits in the outbox and what died. */
+/**
+ * What waits in the outbox and what died.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Overview {
   /** Not leased: due now, or waiting for a delay or retry. */
   readonly pending: Count
@@ -45,10 +55,20 @@ export interface Overview {
   readonly oldestPendingAgeMillis: number | null
 }
 
-/** A waiting message's state: claimable, leased, waiting for a retry, or delayed (never tried yet). */
+/**
+ * A waiting message's state: claimable, leased, waiting for a retry, or delayed (never tried yet).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type WaitingState = "due" | "inFlight" | "retrying" | "delayed"
 
-/** One waiting message, without its payload. */
+/**
+ * One waiting message, without its payload.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface WaitingMessage {
   readonly id: string
   readonly topic: string
@@ -60,7 +80,12 @@ export interface WaitingMessage {
   readonly lastError: string | null
 }
 
-/** One dead letter in a listing: no payload, the last error cut to `errorPreview` characters. */
+/**
+ * One dead letter in a listing: no payload, the last error cut to `errorPreview` characters.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface DeadLetterRow {
   readonly id: string
   readonly topic: string
@@ -73,7 +98,12 @@ export interface DeadLetterRow {
   readonly parksKey: boolean
 }
 
-/** A message in full (waiting or dead): payload and headers included. */
+/**
+ * A message in full (waiting or dead): payload and headers included.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface MessageDetail {
   readonly id: string
   readonly topic: string
@@ -90,13 +120,23 @@ export interface MessageDetail {
   readonly parksKey?: boolean | undefined
 }
 
-/** A page: the rows, and the id to pass as `after` for the next page (null on the last). */
+/**
+ * A page: the rows, and the id to pass as `after` for the next page (null on the last).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
   readonly next: string | null
 }
 
-/** Selects waiting messages. */
+/**
+ * Selects waiting messages.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface WaitingFilter {
   readonly topic?: string | undefined
   readonly key?: string | undefined
@@ -105,7 +145,12 @@ export interface WaitingFilter {
   readonly limit: number
 }
 
-/** Selects dead letters; every given field must match. */
+/**
+ * Selects dead letters; every given field must match.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface DeadLetterFilter {
   readonly topic?: string | undefined
   readonly reason?: DeadLetter.Reason | undefined
@@ -122,7 +167,12 @@ export interface DeadLetterFilter {
   readonly upTo?: string | undefined
 }
 
-/** Insight options. */
+/**
+ * Insight options.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options extends Migrations.Options {
   /** Where overview counts stop counting. Default 100,000. */
   readonly countCap?: number | undefined
@@ -130,10 +180,20 @@ export interface Options extends Migrations.Options {
   readonly overviewTtl?: Duration.DurationInput | undefined
 }
 
-/** Characters of the last error a dead-letter listing carries. */
+/**
+ * Characters of the last error a dead-letter listing carries.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const errorPreview = 300
 
-/** The read-side queries of one outbox. */
+/**
+ * The read-side queries of one outbox.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class OutboxInsight extends Context.Tag("@effect-outbox/sql/OutboxInsight")<OutboxInsight, {
   readonly overview: Effect.Effect<Overview, OutboxStoreError>
   /** Age of the oldest pending message (one index probe), for a lag series. */
@@ -157,7 +217,12 @@ export class OutboxInsight extends Context.Tag("@effect-outbox/sql/OutboxInsight
 const isId = (text: string | undefined): text is string => text !== undefined && /^\d{1,19}$/.test(text)
 const millis = (duration: Duration.Duration) => Math.round(Duration.toMillis(duration))
 
-/** Makes the queries for the outbox under `options`. */
+/**
+ * Makes the queries for the outbox under `options`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make = (options: Options = {}) =>
   Effect.gen(function*() {
     const tables = yield* Tables.resolve(options)
@@ -356,6 +421,11 @@ const page = <A extends { readonly id: string }>(rows: ReadonlyArray<A>, limit: 
   return { items, next: rows.length > limit ? (items[items.length - 1]?.id ?? null) : null }
 }
 
-/** The queries as a layer, on the `SqlClient` in context. */
+/**
+ * The queries as a layer, on the `SqlClient` in context.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (options: Options = {}): Layer.Layer<OutboxInsight, OutboxStoreError, SqlClient.SqlClient> =>
   Layer.effect(OutboxInsight, make(options))

@@ -19,7 +19,12 @@ import { refail } from "./internal/errors.js"
 import * as Tables from "./internal/tables.js"
 import type * as Migrations from "./Migrations.js"
 
-/** What a relay says about itself in each heartbeat. */
+/**
+ * What a relay says about itself in each heartbeat.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Heartbeat {
   /** Unique per process (host, pid and a random part). */
   readonly relayId: string
@@ -41,13 +46,23 @@ export interface Heartbeat {
   readonly deadLettered: number
 }
 
-/** A registered relay, as listed: its last heartbeat, and how long ago it was written. */
+/**
+ * A registered relay, as listed: its last heartbeat, and how long ago it was written.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Relay extends Heartbeat {
   readonly lastSeen: Date
   readonly lastSeenSecondsAgo: number
 }
 
-/** The registry of one outbox's relays. */
+/**
+ * The registry of one outbox's relays.
+ *
+ * @category tags
+ * @since 0.1.0
+ */
 export class RelayRegistry extends Context.Tag("@effect-outbox/sql/RelayRegistry")<RelayRegistry, {
   /** Writes (inserts or replaces) this relay's row, stamped with the database's `now()`. */
   readonly beat: (heartbeat: Heartbeat) => Effect.Effect<void, OutboxStoreError>
@@ -79,7 +94,12 @@ interface Row {
 
 const millis = (duration: Duration.DurationInput) => Math.max(0, Math.round(Duration.toMillis(Duration.decode(duration))))
 
-/** Makes the registry for the outbox under `options` (the tables come from migration 6). */
+/**
+ * Makes the registry for the outbox under `options` (the tables come from migration 6).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make = (options: Migrations.Options = {}) =>
   Effect.gen(function*() {
     const tables = yield* Tables.resolve(options)
@@ -127,6 +147,11 @@ export const make = (options: Migrations.Options = {}) =>
     })
   })
 
-/** The registry as a layer, on the `SqlClient` in context. */
+/**
+ * The registry as a layer, on the `SqlClient` in context.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (options: Migrations.Options = {}): Layer.Layer<RelayRegistry, OutboxStoreError, SqlClient.SqlClient> =>
   Layer.effect(RelayRegistry, make(options))

@@ -56,7 +56,12 @@ import * as Tables from "./internal/tables.js"
 import * as Migrations from "./Migrations.js"
 import { Notifications } from "./Notifications.js"
 
-/** Options of the SQL store. */
+/**
+ * Options of the SQL store.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options extends Migrations.Options {
   /** Run migrations when the layer is built. Default true. */
   readonly migrate?: boolean | undefined
@@ -76,6 +81,9 @@ class Explained extends Data.TaggedError("Explained")<{ readonly plan: ReadonlyA
  * The query plan of the claim statement, to check that it is served by the
  * `<prefix>_claimable` index (and, ordered, `<prefix>_key_order`) on your data.
  * Plain `EXPLAIN` by default; with `analyze`, the claim runs and is rolled back.
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const explainClaim = Effect.fn("SqlOutboxStore.explainClaim")(function*(
   options: Migrations.Options & {
@@ -110,7 +118,12 @@ export const explainClaim = Effect.fn("SqlOutboxStore.explainClaim")(function*(
 // node-pg's pool size when `maxConnections` is not set.
 const defaultPoolSize = 10
 
-/** Makes the store over the current `SqlClient`; wake-ups come from `Notifications` when provided. */
+/**
+ * Makes the store over the current `SqlClient`; wake-ups come from `Notifications` when provided.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
 export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options = {}) {
   const sql = yield* SqlClient.SqlClient
   const tables = yield* Tables.resolve(options)
@@ -321,6 +334,9 @@ export const make = Effect.fn("SqlOutboxStore.make")(function*(options: Options 
 /**
  * The store as a layer over `SqlClient` (migrating first unless `migrate: false`).
  * Provide `Notifications` (e.g. `Notifications.layerPg`) for push wake-ups.
+ *
+ * @category layers
+ * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<OutboxStore, OutboxStoreError, SqlClient.SqlClient> =>
   Layer.scoped(OutboxStore, make(options))

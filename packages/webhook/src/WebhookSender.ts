@@ -59,7 +59,12 @@ import type { OutboxMessage } from "@effect-outbox/core/Message"
 import * as Redact from "@effect-outbox/core/Redact"
 import { decodeSecret, signatureHeader } from "./internal/standardWebhooks.js"
 
-/** How to reach the webhook. Only `url` is required. */
+/**
+ * How to reach the webhook. Only `url` is required.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Options {
   /**
    * Where to POST. Credentials in the URL (`https://user:pass@host/…`) are sent
@@ -80,7 +85,12 @@ export interface Options {
   readonly maxRetryAfter?: Duration.DurationInput | undefined
 }
 
-/** The defaults of the optional settings. */
+/**
+ * The defaults of the optional settings.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaults = {
   timeout: Duration.seconds(10),
   concurrency: 10,
@@ -88,7 +98,12 @@ export const defaults = {
   maxRetryAfter: Duration.hours(1)
 } as const
 
-/** The Standard Webhooks body: what happened (`type`, the topic), when (`timestamp`) and the payload (`data`). */
+/**
+ * The Standard Webhooks body: what happened (`type`, the topic), when (`timestamp`) and the payload (`data`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Envelope {
   readonly type: string
   /** When the message was published, ISO 8601. */
@@ -96,7 +111,12 @@ export interface Envelope {
   readonly data: unknown
 }
 
-/** The outbox's own request headers, besides the Standard Webhooks ones (defined in core's `MessageHeaders.outbox`). */
+/**
+ * The outbox's own request headers, besides the Standard Webhooks ones (defined in core's `MessageHeaders.outbox`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const headerNames = MessageHeaders.outbox
 
 const printableAscii = /^[\x21-\x7e]*$/
@@ -105,6 +125,9 @@ const printableAscii = /^[\x21-\x7e]*$/
  * A value as an HTTP header can carry it: unchanged when it is printable ASCII
  * without `%`, otherwise percent-encoded (each UTF-8 byte outside printable
  * ASCII, and `%`, as `%XX`). `decodeURIComponent` reverses it.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const headerValue = (value: string): string =>
   printableAscii.test(value) && !value.includes("%")
@@ -114,7 +137,12 @@ export const headerValue = (value: string): string =>
         ? String.fromCharCode(byte)
         : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join("")
 
-/** A setting is unusable; `setting` names it. The message never repeats a secret or a URL's credentials. */
+/**
+ * A setting is unusable; `setting` names it. The message never repeats a secret or a URL's credentials.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class WebhookConfigError extends Data.TaggedError("WebhookConfigError")<{
   readonly setting: "url" | "secret" | "timeout" | "concurrency"
   readonly detail: string
@@ -326,6 +354,9 @@ const deliver = (
 /**
  * Makes the webhook sender. Fails with `WebhookConfigError` on an unusable URL,
  * secret, timeout or concurrency.
+ *
+ * @category constructors
+ * @since 0.1.0
  */
 export const make: (
   options: Options
@@ -353,6 +384,11 @@ export const make: (
   return yield* Sender.perMessage((message) => deliver(client, target, settings, message), { concurrency })
 })
 
-/** The webhook sender as the `Sender` layer; needs an `HttpClient` (e.g. `NodeHttpClient.layerUndici`). */
+/**
+ * The webhook sender as the `Sender` layer; needs an `HttpClient` (e.g. `NodeHttpClient.layerUndici`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
 export const layer = (options: Options): Layer.Layer<Sender.Sender, WebhookConfigError, HttpClient.HttpClient> =>
   Layer.effect(Sender.Sender, make(options))

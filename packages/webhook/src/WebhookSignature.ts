@@ -32,13 +32,28 @@ import * as Redacted from "effect/Redacted"
 import { equalBytes } from "./internal/constantTime.js"
 import { decodeSecret, signature, signatureHeader } from "./internal/standardWebhooks.js"
 
-/** The header names of a signed request (defined in core's `MessageHeaders.webhook`). */
+/**
+ * The header names of a signed request (defined in core's `MessageHeaders.webhook`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const headerNames = MessageHeaders.webhook
 
-/** How far a request's timestamp may be from now before it is refused: 5 minutes, as Standard Webhooks advises. */
+/**
+ * How far a request's timestamp may be from now before it is refused: 5 minutes, as Standard Webhooks advises.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
 export const defaultTolerance: Duration.Duration = Duration.minutes(5)
 
-/** The signing secret is unusable. The message never contains the secret. */
+/**
+ * The signing secret is unusable. The message never contains the secret.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class WebhookSecretError extends Data.TaggedError("WebhookSecretError")<{
   readonly detail: string
 }> {
@@ -52,14 +67,27 @@ export class WebhookSecretError extends Data.TaggedError("WebhookSecretError")<{
  * `verify` accept it, otherwise what is wrong with it (never the secret
  * itself), the `detail` of the `WebhookSecretError` they would fail with.
  * For validating configuration up front.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const secretProblem = (secret: string): string | undefined =>
   Either.match(decodeSecret(secret), { onLeft: (problem) => problem, onRight: () => undefined })
 
-/** Why a request failed verification. */
+/**
+ * Why a request failed verification.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type VerificationFailure = "MissingHeader" | "InvalidTimestamp" | "TimestampOutOfTolerance" | "InvalidSignature"
 
-/** A request did not verify: answer it with 401 (or 400) and do not process it. */
+/**
+ * A request did not verify: answer it with 401 (or 400) and do not process it.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class WebhookVerificationError extends Data.TaggedError("WebhookVerificationError")<{
   readonly reason: VerificationFailure
   readonly detail: string
@@ -69,23 +97,43 @@ export class WebhookVerificationError extends Data.TaggedError("WebhookVerificat
   }
 }
 
-/** Request headers as servers hand them over (`node:http`, `@effect/platform`): names in any case. */
+/**
+ * Request headers as servers hand them over (`node:http`, `@effect/platform`): names in any case.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export type HeadersInput = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 
-/** What a verified request says about itself. `id` is the idempotency key to dedupe on. */
+/**
+ * What a verified request says about itself. `id` is the idempotency key to dedupe on.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface Verified {
   readonly id: string
   /** The signing time, in seconds since the epoch. */
   readonly timestamp: number
 }
 
-/** Verification options. */
+/**
+ * Verification options.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface VerifyOptions {
   /** How far the timestamp may be from now, either way (replay protection). Default 5 minutes. */
   readonly tolerance?: Duration.DurationInput | undefined
 }
 
-/** The content to sign: the message id, the time in seconds since the epoch, and the exact body bytes. */
+/**
+ * The content to sign: the message id, the time in seconds since the epoch, and the exact body bytes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
 export interface SignInput {
   readonly id: string
   readonly timestamp: number
@@ -98,6 +146,9 @@ const keyOf = (secret: Redacted.Redacted<string>): Either.Either<Uint8Array, Web
 /**
  * Signs `id.timestamp.body` with the secret: the value of the
  * `webhook-signature` header (`v1,<base64 HMAC-SHA256>`).
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const sign: (
   secret: Redacted.Redacted<string>,
@@ -130,6 +181,9 @@ const required = (headers: HeadersInput, name: string): Either.Either<string, We
  * `tolerance` of now (from `Clock`) and at least one `v1` signature matching
  * the body under the secret, compared in constant time. Pass the body exactly
  * as received: re-serialised JSON does not verify.
+ *
+ * @category operations
+ * @since 0.1.0
  */
 export const verify: (
   secret: Redacted.Redacted<string>,

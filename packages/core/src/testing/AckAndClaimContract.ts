@@ -13,7 +13,12 @@ import * as TestClock from "effect/TestClock"
 import type { NewMessage } from "../Message.js"
 import { type AckedClaim, type Acks, type Claim, OutboxStore, type OutboxStoreError } from "../OutboxStore.js"
 
-/** How to run the suite against one store (as for `StoreContract.run`). */
+/**
+ * How to run the suite against one store (as for `StoreContract.run`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export interface Options<E> {
   readonly layer: Layer.Layer<OutboxStore, E>
   readonly clock: "test" | "live"
@@ -22,7 +27,12 @@ export interface Options<E> {
 
 const message = (n: number): NewMessage => ({ topic: "t", key: null, payload: { n }, headers: {} })
 
-/** Registers the folded-acks tests for a store under `describe(name)`. */
+/**
+ * Registers the folded-acks tests for a store under `describe(name)`.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const run = <E>(name: string, options: Options<E>): void => {
   const live = options.clock === "live"
   const test = (title: string, body: Effect.Effect<void, OutboxStoreError | Error, OutboxStore>) =>

@@ -28,7 +28,12 @@ import * as TestClock from "effect/TestClock"
 import type { MessageId } from "../Message.js"
 import { OutboxStore, type OutboxStoreError, type Stats } from "../OutboxStore.js"
 
-/** How to wait. */
+/**
+ * How to wait.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export interface Options {
   /** `test`: advance the TestClock each poll; `live` (default): wait real time. */
   readonly clock?: "test" | "live" | undefined
@@ -38,7 +43,12 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
 }
 
-/** The store was not drained in time; `stats` says what was left. */
+/**
+ * The store was not drained in time; `stats` says what was left.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export class DrainTimeout extends Data.TaggedError("DrainTimeout")<{
   readonly waitedFor: string
   readonly timeout: Duration.Duration
@@ -69,7 +79,12 @@ const pollUntil = <A>(
     return yield* new DrainTimeout({ waitedFor, timeout, left })
   })
 
-/** Waits until nothing is pending or in flight; returns the final stats (dead letters included). */
+/**
+ * Waits until nothing is pending or in flight; returns the final stats (dead letters included).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const untilDrained = (options: Options = {}): Effect.Effect<Stats, DrainTimeout | OutboxStoreError, OutboxStore> =>
   pollUntil(
     "the outbox to drain",
@@ -81,7 +96,12 @@ export const untilDrained = (options: Options = {}): Effect.Effect<Stats, DrainT
     options
   )
 
-/** Waits until every one of `ids` is settled: sent, or dead-lettered. */
+/**
+ * Waits until every one of `ids` is settled: sent, or dead-lettered.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const untilSettled = (
   ids: ReadonlyArray<MessageId>,
   options: Options = {}

@@ -31,7 +31,12 @@ import type { MessageId, OutboxMessage } from "../Message.js"
 import { OutboxStore } from "../OutboxStore.js"
 import { Sender } from "../Sender.js"
 
-/** The checking sender and what it saw. */
+/**
+ * The checking sender and what it saw.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export interface OrderCheck {
   readonly sender: Sender["Type"]
   /** Each broken promise, described (empty when ordering held). */
@@ -45,6 +50,9 @@ export interface OrderCheck {
 /**
  * Wraps `sender`. `earlierOf(id)` names the messages published before `id`
  * with the same key (the test knows them: it published them).
+ *
+ * @category testing
+ * @since 0.1.0
  */
 export const make = (
   sender: Sender["Type"],
@@ -117,6 +125,9 @@ export const make = (
 /**
  * `earlierOf` for `make`, from messages listed in publish order: each id's
  * predecessors on its key (none for unkeyed messages).
+ *
+ * @category testing
+ * @since 0.1.0
  */
 export const earlierOnKey = (
   published: ReadonlyArray<{ readonly id: MessageId; readonly key: string | null }>

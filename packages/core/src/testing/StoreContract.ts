@@ -24,10 +24,20 @@ import * as Signals from "./storeContract/Signals.js"
 import * as AckAndClaimContract from "./AckAndClaimContract.js"
 import * as TransactionalContract from "./TransactionalContract.js"
 
-/** How to run the suite against one store. */
+/**
+ * How to run the suite against one store.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export type Options<E> = Harness.Options<E>
 
-/** Registers the contract tests for a store under `describe(name)`. */
+/**
+ * Registers the contract tests for a store under `describe(name)`.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const run = <E>(name: string, options: Options<E>): void => {
   const harness = Harness.make(options)
 

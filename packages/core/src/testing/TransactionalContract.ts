@@ -14,7 +14,12 @@ import * as TestClock from "effect/TestClock"
 import type { NewMessage } from "../Message.js"
 import { type Claim, type ClaimOptions, Completion, OutboxStore, type OutboxStoreError } from "../OutboxStore.js"
 
-/** How to run the suite against one store (as for `StoreContract.run`). */
+/**
+ * How to run the suite against one store (as for `StoreContract.run`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export interface Options<E> {
   readonly layer: Layer.Layer<OutboxStore, E>
   readonly clock: "test" | "live"
@@ -28,7 +33,12 @@ const message = (topic: string, n: number, key: string | null = null): NewMessag
   headers: {}
 })
 
-/** Registers the transactional-mode tests for a store under `describe(name)`. */
+/**
+ * Registers the transactional-mode tests for a store under `describe(name)`.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const run = <E>(name: string, options: Options<E>): void => {
   const live = options.clock === "live"
   const test = (title: string, body: Effect.Effect<void, OutboxStoreError | Error, OutboxStore>) =>

@@ -1,3 +1,8 @@
+/**
+ * The `outbox dead-letters` command: list, parked, replay and purge.
+ *
+ * @since 0.1.0
+ */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { type DeadLetter, OutboxStore } from "@effect-outbox/core"
@@ -10,7 +15,12 @@ import * as DeadLetterQuery from "../internal/deadLetterQuery.js"
 import { databaseFlags, withSettingsFrom } from "./flags.js"
 import { withStore } from "./withStore.js"
 
-/** A bad filter flag; `message` is the one line to print. */
+/**
+ * A bad filter flag; `message` is the one line to print.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class InvalidFilter extends Data.TaggedError("InvalidFilter")<{ readonly flag: string; readonly detail: string }> {
   override get message() {
     return `Invalid --${this.flag}: ${this.detail}`
@@ -133,7 +143,12 @@ const changing = (verb: "replay" | "purge", description: string) =>
       }).pipe(withSettingsFrom(database))
   ).pipe(Command.withDescription(description))
 
-/** `outbox dead-letters list|parked|replay|purge`. */
+/**
+ * `outbox dead-letters list|parked|replay|purge`.
+ *
+ * @category cli
+ * @since 0.1.0
+ */
 export const deadLetters = Command.make("dead-letters").pipe(
   Command.withDescription("Inspect and act on dead letters."),
   Command.withSubcommands([

@@ -1,17 +1,32 @@
+/**
+ * The `outbox demo` command.
+ *
+ * @since 0.1.0
+ */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
-/** The demo ran, and its final check found problems (already printed in its summary). */
+/**
+ * The demo ran, and its final check found problems (already printed in its summary).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
 export class DemoFailed extends Data.TaggedError("DemoFailed")<{ readonly problems: ReadonlyArray<string> }> {
   override get message() {
     return `The demo's check failed: ${this.problems.join("; ")}`
   }
 }
 
-/** `outbox demo`: the whole loop on an embedded database, with a flaky webhook receiver. */
+/**
+ * `outbox demo`: the whole loop on an embedded database, with a flaky webhook receiver.
+ *
+ * @category cli
+ * @since 0.1.0
+ */
 export const demo = Command.make(
   "demo",
   {

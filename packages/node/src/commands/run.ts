@@ -1,3 +1,8 @@
+/**
+ * The `outbox run` command.
+ *
+ * @since 0.1.0
+ */
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -32,7 +37,12 @@ const relayFlags = settingFlags(
   "logFormat"
 )
 
-/** `outbox run`: drain the outbox into the sender until SIGTERM/SIGINT. */
+/**
+ * `outbox run`: drain the outbox into the sender until SIGTERM/SIGINT.
+ *
+ * @category cli
+ * @since 0.1.0
+ */
 export const run = Command.make("run", { database: databaseFlags, relay: relayFlags }, (flags) =>
   Effect.gen(function*() {
     const database = yield* RunnerConfig.database

@@ -1,3 +1,8 @@
+/**
+ * The store commands: `outbox migrate`, `outbox stats` and `outbox drain`.
+ *
+ * @since 0.1.0
+ */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { OutboxStore, Relay } from "@effect-outbox/core"
@@ -10,7 +15,12 @@ import * as RunnerLayers from "../RunnerLayers.js"
 import { databaseFlags, settingFlags, withLogging, withSettingsFrom } from "./flags.js"
 import { withStore } from "./withStore.js"
 
-/** `outbox migrate`: create or update the outbox tables. */
+/**
+ * `outbox migrate`: create or update the outbox tables.
+ *
+ * @category cli
+ * @since 0.1.0
+ */
 export const migrate = Command.make("migrate", { database: databaseFlags }, (flags) =>
   Effect.gen(function*() {
     const database = yield* RunnerConfig.database
@@ -26,7 +36,12 @@ export const migrate = Command.make("migrate", { database: databaseFlags }, (fla
     Command.withDescription("Create or update the outbox tables. Safe to run again, and from several processes at once.")
   )
 
-/** `outbox stats`: pending, in flight, dead, oldest pending age, parked keys, as JSON. */
+/**
+ * `outbox stats`: pending, in flight, dead, oldest pending age, parked keys, as JSON.
+ *
+ * @category cli
+ * @since 0.1.0
+ */
 export const stats = Command.make("stats", { database: databaseFlags }, (flags) =>
   Effect.gen(function*() {
     const store = yield* OutboxStore.OutboxStore
@@ -54,7 +69,12 @@ const drainFlags = settingFlags(
   "claimMode"
 )
 
-/** `outbox drain [--once]`: deliver what is claimable now, then exit. */
+/**
+ * `outbox drain [--once]`: deliver what is claimable now, then exit.
+ *
+ * @category cli
+ * @since 0.1.0
+ */
 export const drain = Command.make(
   "drain",
   {

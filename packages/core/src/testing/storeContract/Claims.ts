@@ -1,5 +1,7 @@
 /**
  * Claiming: what a claim hands out, in which order, how many, to whom (never one message to two claimers), and when (not before a delay; first attempts first when asked).
+ *
+ * @since 0.1.0
  */
 import { expect } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -7,7 +9,12 @@ import * as Effect from "effect/Effect"
 import { Completion } from "../../OutboxStore.js"
 import type { Harness } from "./Harness.js"
 
-/** Registers this group's tests (inside the suite's `describe`). */
+/**
+ * Registers this group's tests (inside the suite's `describe`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const register = ({ live, liveWait, longLease, test, claim, append, complete, claimUntilHolding, message }: Harness): void => {
   test("a claim returns appended messages intact, FIFO by id, on their first attempt", Effect.gen(function*() {
     const ids = yield* append(

@@ -1,5 +1,7 @@
 /**
  * Settling a claim: ack removes the message, retry keeps it until its delay (with the error), release hands it back without spending an attempt.
+ *
+ * @since 0.1.0
  */
 import { expect } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -8,7 +10,12 @@ import * as TestClock from "effect/TestClock"
 import { Completion } from "../../OutboxStore.js"
 import type { Harness } from "./Harness.js"
 
-/** Registers this group's tests (inside the suite's `describe`). */
+/**
+ * Registers this group's tests (inside the suite's `describe`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const register = ({ live, liveWait, test, store, claim, append, complete, claimUntilHolding, message }: Harness): void => {
   test("ack removes the message", Effect.gen(function*() {
     const ids = yield* append(message("t", { n: 1 }), message("t", { n: 2 }))

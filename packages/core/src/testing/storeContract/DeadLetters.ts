@@ -1,5 +1,7 @@
 /**
  * Dead letters: what they keep, how the list filters them, and replay and purge.
+ *
+ * @since 0.1.0
  */
 import { expect } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -7,7 +9,12 @@ import * as Effect from "effect/Effect"
 import { Completion } from "../../OutboxStore.js"
 import type { Harness } from "./Harness.js"
 
-/** Registers this group's tests (inside the suite's `describe`). */
+/**
+ * Registers this group's tests (inside the suite's `describe`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const register = ({ test, store, claim, append, complete, message }: Harness): void => {
   test("dead letters keep reason, attempts and last error; list filters them", Effect.gen(function*() {
     const [a, b, c] = yield* append(

@@ -2,6 +2,8 @@
  * What every group of the store contract shares: how the suite runs against
  * one store, and the moves its tests make (append, claim, complete, wait for a
  * message to come back), in test time or in a live store's own time.
+ *
+ * @since 0.1.0
  */
 import { it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -11,7 +13,12 @@ import * as TestClock from "effect/TestClock"
 import type { NewMessage } from "../../Message.js"
 import { type Claim, type CompleteReport, type Completion, type Ordering, OutboxStore, type OutboxStoreError } from "../../OutboxStore.js"
 
-/** How to run the suite against one store. */
+/**
+ * How to run the suite against one store.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export interface Options<E> {
   /** Builds a fresh, empty, migrated store; built once per test. */
   readonly layer: Layer.Layer<OutboxStore, E>
@@ -36,7 +43,12 @@ export interface Options<E> {
   readonly ackAndClaim?: boolean | undefined
 }
 
-/** A message to append. */
+/**
+ * A message to append.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const message = (topic: string, payload: unknown, extra: Partial<NewMessage> = {}): NewMessage => ({
   topic,
   key: null,
@@ -45,7 +57,12 @@ export const message = (topic: string, payload: unknown, extra: Partial<NewMessa
   ...extra
 })
 
-/** The suite's view of one store, shared by its groups of tests. */
+/**
+ * The suite's view of one store, shared by its groups of tests.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export interface Harness {
   /** Whether the store keeps its own time (see `Options.clock`). */
   readonly live: boolean
@@ -77,7 +94,12 @@ export interface Harness {
   readonly message: typeof message
 }
 
-/** The harness for the store `options` describe. */
+/**
+ * The harness for the store `options` describe.
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const make = <E>(options: Options<E>): Harness => {
   const live = options.clock === "live"
   const liveWait = Duration.seconds(2)

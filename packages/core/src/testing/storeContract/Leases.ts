@@ -1,5 +1,7 @@
 /**
  * Leases and fencing: an expired lease frees the message (a lost claim, not a failed send), its holder can renew it, and a claimer whose lease was lost settles nothing.
+ *
+ * @since 0.1.0
  */
 import { expect } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -7,7 +9,12 @@ import * as Effect from "effect/Effect"
 import { Completion } from "../../OutboxStore.js"
 import type { Harness } from "./Harness.js"
 
-/** Registers this group's tests (inside the suite's `describe`). */
+/**
+ * Registers this group's tests (inside the suite's `describe`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const register = ({ shortLease, longLease, step, elapse, test, store, claim, append, complete, claimUntilHolding, message }: Harness): void => {
   test("an expired lease makes the message claimable again, counting a lost claim, not a failed send", Effect.gen(function*() {
     const [id] = yield* append(message("t", { n: 1 }))

@@ -1,5 +1,7 @@
 /**
  * Ordered claims: one message per key in flight, in id order, per topic when asked; a dead letter that parks its key holds the key back until it is replayed or purged.
+ *
+ * @since 0.1.0
  */
 import { expect } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -7,7 +9,12 @@ import * as Effect from "effect/Effect"
 import { Completion } from "../../OutboxStore.js"
 import type { Harness } from "./Harness.js"
 
-/** Registers this group's tests (inside the suite's `describe`). */
+/**
+ * Registers this group's tests (inside the suite's `describe`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const register = ({ live, liveWait, shortLease, longLease, test, store, claim, claimOrdered, handed, append, complete, claimUntilHolding, message }: Harness): void => {
   test("an ordered claim hands out each key's head only; the rest of the key waits while it is in flight or retrying", Effect.gen(function*() {
     const [a1, a2, b1, , a3] = yield* append(

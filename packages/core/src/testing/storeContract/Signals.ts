@@ -1,5 +1,7 @@
 /**
  * What a store tells without a claim: stats, when the next delayed message comes due, and wake-ups after an append.
+ *
+ * @since 0.1.0
  */
 import { expect } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -10,7 +12,12 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { Harness } from "./Harness.js"
 
-/** Registers this group's tests (inside the suite's `describe`). */
+/**
+ * Registers this group's tests (inside the suite's `describe`).
+ *
+ * @category testing
+ * @since 0.1.0
+ */
 export const register = ({ live, step, elapse, test, store, claim, append, message }: Harness): void => {
   test("nextDue: how long until the earliest delayed message or retry comes due; none when nothing waits", Effect.gen(function*() {
     const nextDueMillis = Effect.flatMap(store, (s) => s.nextDue).pipe(Effect.map(Option.map(Duration.toMillis)))
