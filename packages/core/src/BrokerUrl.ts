@@ -18,6 +18,9 @@ import * as Either from "effect/Either"
 /**
  * The URL in `text` if it parses, has one of `schemes` (each with its colon:
  * `"amqp:"`) and names a host; otherwise what is wrong with it.
+ *
+ * @category utils
+ * @since 0.1.0
  */
 export const parse = (text: string, schemes: ReadonlyArray<string>): Either.Either<URL, string> => {
   if (!URL.canParse(text)) return Either.left("it is not a URL")
