@@ -45,7 +45,6 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -54,82 +53,31 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import { CloseReason, type ConnectError, ReconnectError } from "./internal/sessionEnds.js"
 
-/**
- * Opening a session failed. `Auth` (credentials or permissions refused) and
- * `Config` (the broker refuses the sender's setup, e.g. a missing stream or
- * exchange) are not retried; `Transient` (refused, reset, timed out) is.
- * `reason` is shown to people: it must not contain secrets.
- *
- * @category errors
- * @since 0.1.0
- */
-export class ConnectError extends Data.TaggedError("ConnectError")<{
-  readonly kind: "Auth" | "Config" | "Transient"
-  readonly reason: string
-  readonly cause?: unknown
-}> {
-  override get message() {
-    return this.reason
-  }
-}
-
-/**
- * Why a session ended.
- *
- * @category models
- * @since 0.1.0
- */
-export type CloseReason = Data.TaggedEnum<{
-  /** Lost unexpectedly (socket reset, missed heartbeats, a channel error): spends budget. */
-  Dropped: { readonly reason: string }
-  /** The server announced it (drain, lame duck, forced close): reconnect without spending budget. */
-  Drained: { readonly reason: string }
-  /** Closed cleanly, without the server announcing why: reconnect, spending budget like a drop. */
-  Closed: { readonly reason: string }
-  /** The server revoked our authorization mid-session: give up at once, like an `Auth` error. */
-  Revoked: { readonly reason: string }
-}>
-
-/**
- * Constructors and matchers for `CloseReason`.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const CloseReason = Data.taggedEnum<CloseReason>()
-
-/**
- * The supervisor gave up (or was shut down): every send through it fails with this.
- *
- * @category errors
- * @since 0.1.0
- */
-export class ReconnectError extends Data.TaggedError("ReconnectError")<{
-  /** The broker, as people know it (no credentials): "NATS at 10.0.0.5:4222". */
-  readonly broker: string
-  readonly reason: "Auth" | "Config" | "Revoked" | "Exhausted" | "Shutdown"
-  /** The last cause, safe to show. */
-  readonly detail: string
-  /** Failed attempts and drops in a row when it gave up. */
-  readonly failures: number
-  readonly cause?: unknown
-}> {
-  override get message() {
-    switch (this.reason) {
-      case "Auth":
-        return `${this.broker} refused the credentials or permissions (not retried): ${this.detail}`
-      case "Config":
-        return `${this.broker} refused the sender's configuration (not retried): ${this.detail}`
-      case "Revoked":
-        return `${this.broker} revoked the session's authorization: ${this.detail}`
-      case "Exhausted":
-        return `Gave up on ${this.broker} after ${this.failures} failed connection attempts and drops in a row: ${this.detail}`
-      case "Shutdown":
-        return `The connection to ${this.broker} was shut down`
-    }
-  }
-}
+export {
+  /**
+   * Opening a session failed: `Auth` and `Config` are not retried, `Transient` is.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  ConnectError,
+  /**
+   * Why a session ended (`Dropped`, `Drained`, `Closed`, `Revoked`), with its constructors and matchers.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  CloseReason,
+  /**
+   * The supervisor gave up (or was shut down): every send through it fails with this.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  ReconnectError
+} from "./internal/sessionEnds.js"
 
 /**
  * How a supervisor backs off and when it gives up: the `reconnect` option
@@ -407,35 +355,3 @@ export const make = <S, R = never>(options: Options<S, R>): Effect.Effect<Superv
       await: Deferred.await(failed)
     }
   })
-
-// The confirm-and-resend sender lives in its own module; these names stay here for existing imports.
-export {
-  /**
-   * @deprecated Use `ConfirmedSend.Publish`.
-   *
-   * @category models
-   * @since 0.1.0
-   */
-  type Publish,
-  /**
-   * @deprecated Use `ConfirmedSend.PublishFailure`.
-   *
-   * @category constructors
-   * @since 0.1.0
-   */
-  PublishFailure,
-  /**
-   * @deprecated Use `ConfirmedSend.republishing`.
-   *
-   * @category constants
-   * @since 0.1.0
-   */
-  republishing,
-  /**
-   * @deprecated Use `ConfirmedSend.sendConfirmed`.
-   *
-   * @category constructors
-   * @since 0.1.0
-   */
-  sendConfirmed
-} from "./ConfirmedSend.js"

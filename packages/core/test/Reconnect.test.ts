@@ -354,12 +354,6 @@ const publisher = (
   })
 
 describe("ConfirmedSend.sendConfirmed", () => {
-  it("is still reachable under its old names in Reconnect, so existing imports keep compiling", () => {
-    expect(Reconnect.sendConfirmed).toBe(ConfirmedSend.sendConfirmed)
-    expect(Reconnect.PublishFailure).toBe(ConfirmedSend.PublishFailure)
-    expect(Reconnect.republishing).toBe(ConfirmedSend.republishing)
-  })
-
   it.scoped("a defect while encoding one message (a broker sender's throw) fails that message only; its batch mates are confirmed", () =>
     Effect.gen(function*() {
       const broker = makeBroker()

@@ -1,5 +1,5 @@
 import { MemoryStore, type Message, OutboxStore, Relay, Sender } from "@effect-outbox/core"
-import * as Reconnect from "@effect-outbox/core/Reconnect"
+import * as ConfirmedSend from "@effect-outbox/core/ConfirmedSend"
 import { Drain } from "@effect-outbox/core/testing"
 import { expect } from "@effect/vitest"
 import { Context, Effect, HashMap, Layer, Logger, Option } from "effect"
@@ -56,7 +56,7 @@ export const republishedCounter = () => {
   const counter = { messages: 0 }
   const logger = Logger.make(({ annotations, message }) => {
     const text = Array.isArray(message) ? message.join(" ") : String(message)
-    if (text !== Reconnect.republishing) return
+    if (text !== ConfirmedSend.republishing) return
     const count = Option.getOrUndefined(HashMap.get(annotations, "messages"))
     counter.messages += typeof count === "number" ? count : 0
   })
