@@ -20,6 +20,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { refail } from "./internal/errors.js"
+import * as InsightSql from "./internal/insightSql.js"
 import * as Tables from "./internal/tables.js"
 import type * as Migrations from "./Migrations.js"
 
@@ -214,9 +215,6 @@ export class OutboxInsight extends Context.Tag("@effect-outbox/sql/OutboxInsight
   ) => Effect.Effect<ReadonlyArray<string>, OutboxStoreError>
 }>() {}
 
-const isId = (text: string | undefined): text is string => text !== undefined && /^\d{1,19}$/.test(text)
-const millis = (duration: Duration.Duration) => Math.round(Duration.toMillis(duration))
-
 /**
  * Makes the queries for the outbox under `options`.
  *
@@ -227,83 +225,11 @@ export const make = (options: Options = {}) =>
   Effect.gen(function*() {
     const tables = yield* Tables.resolve(options)
     const sql = yield* SqlClient.SqlClient
-    const cap = options.countCap ?? 100_000
-    const outbox = sql(tables.outbox)
-    const dead = sql(tables.deadLetters)
-    const pendingCondition = sql`(locked_by IS NULL OR locked_until <= now())`
-    const capped = (from: Statement.Identifier, where: Statement.Fragment) =>
-      sql`(SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE ${where} LIMIT ${cap + 1}) AS capped)`
-
-    const count = (value: string | number, estimate: number | null): Count => {
-      const n = Number(value)
-      if (n <= cap) return { value: n, kind: "exact" }
-      return estimate !== null && estimate > cap ? { value: Math.round(estimate), kind: "estimate" } : { value: cap, kind: "atLeast" }
-    }
-
-    const stateOf = sql`CASE WHEN locked_by IS NOT NULL AND locked_until > now() THEN 'inFlight'
-      WHEN available_at <= now() THEN 'due' WHEN attempts > 0 THEN 'retrying' ELSE 'delayed' END`
-
-    const deadWhere = (filter: DeadLetterFilter) => {
-      const clauses: Array<Statement.Fragment> = [sql`true`]
-      if (filter.topic !== undefined) clauses.push(sql`topic = ${filter.topic}`)
-      if (filter.reason !== undefined) clauses.push(sql`reason = ${filter.reason}`)
-      if (filter.key !== undefined) clauses.push(sql`key = ${filter.key}`)
-      if (filter.error !== undefined) {
-        clauses.push(sql`strpos(lower(last_error), lower(${filter.error})) > 0`)
-      }
-      if (filter.olderThan !== undefined) {
-        clauses.push(sql`dead_at <= now() - ${millis(filter.olderThan)} * interval '1 millisecond'`)
-      }
-      if (filter.newerThan !== undefined) {
-        clauses.push(sql`dead_at >= now() - ${millis(filter.newerThan)} * interval '1 millisecond'`)
-      }
-      if (isId(filter.after)) clauses.push(sql`id > ${filter.after}::bigint`)
-      if (isId(filter.upTo)) clauses.push(sql`id <= ${filter.upTo}::bigint`)
-      return sql.and(clauses)
-    }
-
-    const detail = (row: DetailRow): MessageDetail => ({
-      ...listed(row),
-      payload: row.payload,
-      headers: row.headers ?? {},
-      availableAt: row.available_at,
-      lastError: row.last_error,
-      ...(row.reason === undefined ? {} : { reason: row.reason, deadAt: row.dead_at, parksKey: row.parks_key })
-    })
-
-    const overview = sql<{
-        pending: string
-        due_now: string
-        in_flight: string
-        retrying: string
-        dead: string
-        parked: string
-        oldest: number | null
-        outbox_estimate: number | null
-        dead_estimate: number | null
-      }>`SELECT
-          ${capped(outbox, sql`sent_at IS NULL AND ${pendingCondition}`)} AS pending,
-          ${capped(outbox, sql`sent_at IS NULL AND available_at <= now()`)} AS due_now,
-          ${capped(outbox, sql`sent_at IS NULL AND locked_by IS NOT NULL AND locked_until > now()`)} AS in_flight,
-          ${capped(outbox, sql`sent_at IS NULL AND ${pendingCondition} AND attempts > 0 AND available_at > now()`)} AS retrying,
-          ${capped(dead, sql`true`)} AS dead,
-          ${capped(dead, sql`parks_key`)} AS parked,
-          (SELECT (extract(epoch FROM now() - created_at) * 1000)::float8 FROM ${outbox}
-            WHERE sent_at IS NULL AND ${pendingCondition} ORDER BY id LIMIT 1) AS oldest,
-          (SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass(${tables.outbox})) AS outbox_estimate,
-          (SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass(${tables.deadLetters})) AS dead_estimate`
-        .withoutTransform.pipe(
-          Effect.map(([row]): Overview => ({
-            pending: count(row?.pending ?? 0, row?.outbox_estimate ?? null),
-            dueNow: count(row?.due_now ?? 0, null),
-            inFlight: count(row?.in_flight ?? 0, null),
-            waitingForRetry: count(row?.retrying ?? 0, null),
-            dead: count(row?.dead ?? 0, row?.dead_estimate ?? null),
-            parkedKeys: count(row?.parked ?? 0, null),
-            oldestPendingAgeMillis: row?.oldest === null || row?.oldest === undefined ? null : Math.max(0, Math.round(row.oldest))
-          })),
-          refail("overview")
-        )
+    const { dead, deadWhere, outbox, overview, pendingCondition, stateOf } = InsightSql.make(
+      sql,
+      tables,
+      options.countCap ?? 100_000
+    )
     // Every open dashboard polls the overview: one query per `overviewTtl` serves them all.
     const cachedOverview = yield* Effect.cachedWithTTL(overview, options.overviewTtl ?? Duration.seconds(2))
 
@@ -319,47 +245,32 @@ export const make = (options: Options = {}) =>
         if (filter.topic !== undefined) clauses.push(sql`topic = ${filter.topic}`)
         if (filter.key !== undefined) clauses.push(sql`key = ${filter.key}`)
         if (filter.state !== undefined) clauses.push(sql`${stateOf} = ${filter.state}`)
-        if (isId(filter.after)) clauses.push(sql`id > ${filter.after}::bigint`)
-        return sql<WaitingRow>`SELECT id, topic, key, attempts, created_at, available_at, last_error, ${stateOf} AS state
+        if (InsightSql.isId(filter.after)) clauses.push(sql`id > ${filter.after}::bigint`)
+        return sql<InsightSql.WaitingRow>`SELECT id, topic, key, attempts, created_at, available_at, last_error, ${stateOf} AS state
             FROM ${outbox} WHERE ${sql.and(clauses)} ORDER BY id LIMIT ${filter.limit + 1}`.withoutTransform.pipe(
-          Effect.map((rows) =>
-            page(rows.map((row): WaitingMessage => ({
-              ...listed(row),
-              state: row.state,
-              availableAt: row.available_at,
-              lastError: row.last_error
-            })), filter.limit)
-          ),
+          Effect.map((rows) => InsightSql.page(rows.map(InsightSql.waitingMessage), filter.limit)),
           refail("list waiting messages")
         )
       },
       message: (id) =>
-        isId(id)
-          ? sql<DetailRow>`SELECT id, topic, key, payload, headers, attempts, created_at, available_at, last_error
+        InsightSql.isId(id)
+          ? sql<InsightSql.DetailRow>`SELECT id, topic, key, payload, headers, attempts, created_at, available_at, last_error
               FROM ${outbox} WHERE id = ${id}::bigint AND sent_at IS NULL`.withoutTransform.pipe(
-              Effect.map(([row]) => (row === undefined ? null : detail(row))),
+              Effect.map(([row]) => (row === undefined ? null : InsightSql.detail(row))),
               refail("read message")
             )
           : Effect.succeed(null),
       deadLetters: (filter) =>
-        sql<DeadRow>`SELECT id, topic, key, attempts, reason, left(last_error, ${errorPreview}) AS last_error,
+        sql<InsightSql.DeadRow>`SELECT id, topic, key, attempts, reason, left(last_error, ${errorPreview}) AS last_error,
             created_at, dead_at, parks_key
           FROM ${dead} WHERE ${deadWhere(filter)} ORDER BY id LIMIT ${filter.limit + 1}`.withoutTransform.pipe(
-          Effect.map((rows) =>
-            page(rows.map((row): DeadLetterRow => ({
-              ...listed(row),
-              reason: row.reason,
-              lastError: row.last_error,
-              deadAt: row.dead_at,
-              parksKey: row.parks_key
-            })), filter.limit)
-          ),
+          Effect.map((rows) => InsightSql.page(rows.map(InsightSql.deadLetterRow), filter.limit)),
           refail("list dead letters")
         ),
       deadLetter: (id) =>
-        isId(id)
-          ? sql<DetailRow>`SELECT * FROM ${dead} WHERE id = ${id}::bigint`.withoutTransform.pipe(
-            Effect.map(([row]) => (row === undefined ? null : detail(row))),
+        InsightSql.isId(id)
+          ? sql<InsightSql.DetailRow>`SELECT * FROM ${dead} WHERE id = ${id}::bigint`.withoutTransform.pipe(
+            Effect.map(([row]) => (row === undefined ? null : InsightSql.detail(row))),
             refail("read dead letter")
           )
           : Effect.succeed(null),
@@ -374,52 +285,6 @@ export const make = (options: Options = {}) =>
           .withoutTransform.pipe(Effect.map((rows) => rows.map((row) => row.id)), refail("list dead letter ids"))
     })
   })
-
-// The columns every listing and detail reads, waiting or dead.
-interface ListedRow {
-  readonly id: string | number
-  readonly topic: string
-  readonly key: string | null
-  readonly attempts: number
-  readonly created_at: Date
-}
-
-// The fields every listing and detail answers with, from the shared columns.
-const listed = (row: ListedRow) => ({
-  id: String(row.id),
-  topic: row.topic,
-  key: row.key,
-  attempts: row.attempts,
-  createdAt: row.created_at
-})
-
-interface WaitingRow extends ListedRow {
-  readonly available_at: Date
-  readonly last_error: string | null
-  readonly state: WaitingState
-}
-
-interface DeadRow extends ListedRow {
-  readonly reason: DeadLetter.Reason
-  readonly last_error: string
-  readonly dead_at: Date
-  readonly parks_key: boolean
-}
-
-interface DetailRow extends ListedRow {
-  readonly payload: unknown
-  readonly headers: Record<string, string> | null
-  readonly available_at: Date
-  readonly last_error: string | null
-  readonly reason?: DeadLetter.Reason
-  readonly dead_at?: Date
-  readonly parks_key?: boolean
-}
-
-const page = <A extends { readonly id: string }>(rows: ReadonlyArray<A>, limit: number): Page<A> => {
-  const items = rows.slice(0, limit)
-  return { items, next: rows.length > limit ? (items[items.length - 1]?.id ?? null) : null }
-}
 
 /**
  * The queries as a layer, on the `SqlClient` in context.
