@@ -11,17 +11,16 @@
  */
 import { DurationText, RelayConfig, type RetryPolicy } from "@effect-outbox/core"
 import * as WebhookSignature from "@effect-outbox/webhook/WebhookSignature"
-import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
-import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { isIdentifier } from "./internal/sqlIdentifier.js"
-import { type Setting, settings } from "./internal/settingsTable.js"
+import { duration, integer, invalid, InvalidSetting, relaySetting, required, secret, withDefault } from "./internal/settingsReader.js"
+import { settings } from "./internal/settingsTable.js"
 
 export {
   /**
@@ -48,26 +47,15 @@ export {
  */
 export type Name = keyof typeof settings
 
-/**
- * A setting had a bad value, or a needed one was missing. `message` is the one line to print.
- *
- * @category errors
- * @since 0.1.0
- */
-export class InvalidSetting extends Data.TaggedError("InvalidSetting")<{
-  readonly setting: Setting
-  readonly problem: string
-}> {
-  override get message() {
-    return `Invalid ${this.setting.env} (--${this.setting.flag}): ${this.problem}; expected ${this.setting.expected}`
-  }
-}
-
-const invalid = (name: Name, given: string) =>
-  new InvalidSetting({
-    setting: settings[name],
-    problem: settings[name].secret === true ? "the value given is not valid" : `got ${JSON.stringify(given)}`
-  })
+export {
+  /**
+   * A setting had a bad value, or a needed one was missing. `message` is the one line to print.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  InvalidSetting
+} from "./internal/settingsReader.js"
 
 /**
  * Flag values by setting name, as the CLI parsed them (absent when not given).
@@ -90,33 +78,6 @@ export const providerFor = (flags: Flags): ConfigProvider.ConfigProvider => {
   }
   return ConfigProvider.fromMap(fromFlags).pipe(ConfigProvider.orElse(() => ConfigProvider.fromEnv()))
 }
-
-/** The raw text of a setting, or its default. */
-const raw = (name: Name): Effect.Effect<Option.Option<string>> =>
-  Config.option(Config.string(settings[name].env)).pipe(
-    Effect.orDie, // reading an optional string cannot fail: only parsing below can
-    Effect.map((value) =>
-      Option.orElse(
-        Option.filter(value, (text) => text.trim().length > 0),
-        () => Option.fromNullable(settings[name].default)
-      )
-    )
-  )
-
-const required = (name: Name) =>
-  Effect.flatMap(raw(name), Option.match({
-    onNone: () => Effect.fail(new InvalidSetting({ setting: settings[name], problem: "it is not set" })),
-    onSome: Effect.succeed
-  }))
-
-const withDefault = (name: Name) =>
-  Effect.map(raw(name), Option.getOrElse(() => settings[name].default ?? ""))
-
-const integer = (name: Name, min: number, max: number) =>
-  Effect.flatMap(withDefault(name), (text) => {
-    const value = Number(text)
-    return /^\d+$/.test(text.trim()) && value >= min && value <= max ? Effect.succeed(value) : Effect.fail(invalid(name, text))
-  })
 
 export {
   /**
@@ -151,32 +112,6 @@ export const parseDuration = (text: string): Duration.Duration | undefined => Op
  */
 export const parseRetry = (text: string): RetryPolicy.RetryPolicy | undefined =>
   Either.getOrUndefined(RelayConfig.settings.retry.parse(text))
-
-/** A relay setting, in the grammar of core's `RelayConfig`. */
-const relaySetting = <N extends RelayConfig.Name>(name: N): Effect.Effect<RelayConfig.Values[N], InvalidSetting> =>
-  Effect.flatMap(withDefault(name), (text) =>
-    // Each setting's parser yields the value of the same name (see `RelayConfig.Values`).
-    Either.match((RelayConfig.settings[name] as RelayConfig.Setting<RelayConfig.Values[N]>).parse(text), {
-      onLeft: (problem) => Effect.fail(new InvalidSetting({ setting: settings[name], problem })),
-      onRight: Effect.succeed
-    }))
-
-/** A duration; zero is refused (a runner duration where zero works is a relay setting). */
-const duration = (name: "stallThreshold" | "failureThreshold") =>
-  Effect.flatMap(withDefault(name), (text) =>
-    Option.match(Option.fromNullable(parseDuration(text)), {
-      onNone: () => Effect.fail(invalid(name, text)),
-      onSome: (value) =>
-        Duration.toMillis(value) <= 0
-          ? Effect.fail(new InvalidSetting({ setting: settings[name], problem: `got ${JSON.stringify(text)} (zero cannot work here)` }))
-          : Effect.succeed(value)
-    }))
-
-const secret = (name: Name): Effect.Effect<Option.Option<Redacted.Redacted<string>>> =>
-  Config.option(Config.redacted(settings[name].env)).pipe(
-    Effect.orDie,
-    Effect.map(Option.filter((value) => Redacted.value(value).length > 0))
-  )
 
 /**
  * Where the outbox lives.
