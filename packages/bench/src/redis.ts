@@ -117,12 +117,10 @@ const senderOnly = (sender: Sender.Sender["Type"], all: ReadonlyArray<Message.Ou
   })
 
 const deleteKeys = async (redis: Redis, prefix: string) => {
-  let cursor = "0"
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000)
+  // The scan stream yields each round's keys; its chunks are untyped.
+  for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<Array<string>>) {
     if (keys.length > 0) await redis.del(...keys)
-    cursor = next
-  } while (cursor !== "0")
+  }
 }
 
 export const run = async (quick: boolean): Promise<Array<Figure>> => {

@@ -149,13 +149,8 @@ export const waitingMessage = (row: WaitingRow): WaitingMessage => ({
   lastError: row.last_error
 })
 
-export const deadLetterRow = (row: DeadRow): DeadLetterRow => ({
-  ...listed(row),
-  reason: row.reason,
-  lastError: row.last_error,
-  deadAt: row.dead_at,
-  parksKey: row.parks_key
-})
+export const deadLetterRow = (row: DeadRow): DeadLetterRow =>
+  Object.assign(listed(row), { reason: row.reason, lastError: row.last_error, deadAt: row.dead_at, parksKey: row.parks_key })
 
 export const detail = (row: DetailRow): MessageDetail => ({
   ...listed(row),
