@@ -1,6 +1,7 @@
 import { Leadership, OutboxStore, Relay, Sender } from "@effect-outbox/core"
 import { RecordingSender } from "@effect-outbox/core/testing"
 import { SqlOutboxStore } from "@effect-outbox/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Ref } from "effect"
 import { eventually } from "@effect-outbox/test-support/Eventually"
@@ -94,5 +95,38 @@ describe("Folded acks on Postgres", () => {
       const sent = (yield* recorder.attempts).map((attempt) => attempt.message.id)
       expect(yield* store.unsettled(sent)).toEqual([])
       expect((yield* store.stats).pending).toBe(500 - sent.length)
+    }).pipe(Effect.scoped, Effect.provide(TestSql)), 60_000)
+
+  // The NOTIFY is sent while the first send is held, so the relay usually sees the
+  // wake-up before that send returns and folds the short batch's acks into its next claim.
+  it.live("messages published while a short batch is being sent: all delivered once, none left leased", () =>
+    Effect.gen(function*() {
+      const schema = yield* migratedSchema
+      yield* seed(schema, 3)
+      const recorder = yield* RecordingSender.make()
+      const sending = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // The first send (a short batch of 3) waits until more messages were published and announced.
+      const sender = Sender.Sender.of({
+        send: (batch) =>
+          Effect.gen(function*() {
+            if (!(yield* Deferred.isDone(sending))) {
+              yield* Deferred.succeed(sending, undefined)
+              yield* Deferred.await(release)
+            }
+            return yield* recorder.sender.send(batch)
+          })
+      })
+      yield* relayOn(schema, `${schema}-woken`, sender)
+      yield* Deferred.await(sending)
+      yield* seed(schema, 2)
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`SELECT pg_notify(${`${schema}.outbox`}, 'append')`
+      yield* Deferred.succeed(release, undefined)
+      // Well inside the 30 s lease: only settled acks explain an empty outbox.
+      yield* drained(schema, 10)
+      const ids = (yield* recorder.attempts).map((attempt) => attempt.message.id)
+      expect(ids).toHaveLength(5)
+      expect(new Set(ids).size).toBe(5)
     }).pipe(Effect.scoped, Effect.provide(TestSql)), 60_000)
 })
